@@ -1,0 +1,363 @@
+//! `relive.toml`: what the operator grants and configures.
+//!
+//! Deny by default: an agent gets no model and no tool unless its
+//! `[agents.NAME]` table lists them. Unknown keys are errors (a misspelt
+//! `idempotent` must not silently make a tool non-idempotent), and every error
+//! names the key and the file.
+//!
+//! ```toml
+//! [journal]
+//! path = "relive.db"          # default: relive.db in the current directory
+//! fsync = "critical"          # or "every-entry"
+//!
+//! [models.scripted]
+//! provider = "scripted"
+//! script = "script.json"      # relative to this file
+//!
+//! [models.local]
+//! provider = "openai"         # any OpenAI-compatible chat-completions server
+//! base_url = "http://127.0.0.1:11434/v1"
+//! model = "llama3.2"
+//! api_key_env = "OPENAI_API_KEY"   # optional; the key itself never goes here
+//!
+//! [tools.search]
+//! command = ["python3", "tools/search.py"]
+//! description = "Search the notes"
+//! schema = { type = "object", properties = { query = { type = "string" } } }
+//! idempotent = true
+//!
+//! [agents.researcher]
+//! component = "researcher.wasm"
+//! models = ["scripted"]       # the first is the default
+//! tools = ["search"]
+//! ```
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The file name looked up in the current directory when `--config` is absent.
+pub const DEFAULT_CONFIG_FILE: &str = "relive.toml";
+/// The journal file used when neither `--db` nor `journal.path` is given.
+pub const DEFAULT_DB_FILE: &str = "relive.db";
+/// Timeout of a command tool when `timeout_secs` is absent.
+pub const DEFAULT_TOOL_TIMEOUT_SECS: u64 = 60;
+/// Timeout of one LLM request when `timeout_secs` is absent.
+pub const DEFAULT_LLM_TIMEOUT_SECS: u64 = 120;
+
+/// A configuration error: which file, which key, what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config file {path}: key `{key}`: {message}")]
+    Key {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// When the journal forces data to disk (DESIGN §3).
+#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FsyncPolicy {
+    /// fsync before a non-idempotent effect starts, when a run suspends and
+    /// when it ends; every other commit survives a killed process (WAL) but
+    /// not a power loss.
+    #[default]
+    Critical,
+    /// fsync every commit: every entry survives a power loss.
+    EveryEntry,
+}
+
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub fsync: FsyncPolicy,
+}
+
+/// One model the operator configured.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(tag = "provider", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ModelConfig {
+    /// Answers from a file, in order: deterministic, no key needed.
+    Scripted { script: PathBuf },
+    /// An OpenAI-compatible chat-completions endpoint.
+    Openai {
+        base_url: String,
+        model: String,
+        /// Name of the environment variable that holds the API key.
+        api_key_env: Option<String>,
+        timeout_secs: Option<u64>,
+    },
+}
+
+/// An operator-declared command tool: a program that reads JSON arguments on
+/// stdin and writes a JSON result on stdout.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ToolConfig {
+    /// Program and arguments; a relative program path is resolved against the
+    /// directory of the config file.
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+    /// JSON schema of the arguments (defaults to any object).
+    pub schema: Option<toml::Value>,
+    /// Safe to run twice with the same arguments? Decides what happens to a
+    /// call interrupted by a crash: re-run, or ask the operator.
+    pub idempotent: bool,
+    pub timeout_secs: Option<u64>,
+}
+
+/// What one agent may use.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Path of the agent's component, so `relive run NAME` works.
+    pub component: Option<PathBuf>,
+    /// Models the agent may use; the first is its default.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Tools the agent may call.
+    #[serde(default)]
+    pub tools: Vec<String>,
+}
+
+/// The whole of `relive.toml`.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub journal: JournalConfig,
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelConfig>,
+    #[serde(default)]
+    pub tools: BTreeMap<String, ToolConfig>,
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentConfig>,
+    /// Directory that relative paths in the file are resolved against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The file this came from, for error messages (`None`: no file).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads `path` if given (it must exist), else `./relive.toml` if present,
+    /// else an empty configuration that grants nothing.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => Self::from_file(p),
+            None => {
+                let default = Path::new(DEFAULT_CONFIG_FILE);
+                if default.exists() {
+                    Self::from_file(default)
+                } else {
+                    Ok(Config {
+                        base_dir: PathBuf::from("."),
+                        ..Config::default()
+                    })
+                }
+            }
+        }
+    }
+
+    /// Parses and validates one file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, path, base_dir)
+    }
+
+    /// Parses and validates `text`, read from `path`.
+    pub fn parse(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        config.base_dir = base_dir;
+        config.source = Some(path.to_path_buf());
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn key_error(&self, key: String, message: impl Into<String>) -> ConfigError {
+        ConfigError::Key {
+            path: self
+                .source
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE)),
+            key,
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (name, tool) in &self.tools {
+            if tool.command.is_empty() || tool.command[0].is_empty() {
+                return Err(self.key_error(
+                    format!("tools.{name}.command"),
+                    "must name a program, e.g. command = [\"python3\", \"tool.py\"]",
+                ));
+            }
+            if let Some(schema) = &tool.schema
+                && !schema.is_table()
+            {
+                return Err(self.key_error(
+                    format!("tools.{name}.schema"),
+                    "must be a table holding a JSON schema, e.g. schema = { type = \"object\" }",
+                ));
+            }
+        }
+        for (name, model) in &self.models {
+            match model {
+                ModelConfig::Scripted { script } => {
+                    let path = self.resolve(script);
+                    if !path.is_file() {
+                        return Err(self.key_error(
+                            format!("models.{name}.script"),
+                            format!("file {} does not exist", path.display()),
+                        ));
+                    }
+                }
+                ModelConfig::Openai {
+                    base_url,
+                    api_key_env,
+                    ..
+                } => {
+                    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                        return Err(self.key_error(
+                            format!("models.{name}.base_url"),
+                            format!("`{base_url}` is not an http:// or https:// URL"),
+                        ));
+                    }
+                    if let Some(var) = api_key_env
+                        && var.is_empty()
+                    {
+                        return Err(self.key_error(
+                            format!("models.{name}.api_key_env"),
+                            "must name an environment variable, e.g. \"OPENAI_API_KEY\"",
+                        ));
+                    }
+                }
+            }
+        }
+        for (agent, grants) in &self.agents {
+            for model in &grants.models {
+                if !self.models.contains_key(model) {
+                    return Err(self.key_error(
+                        format!("agents.{agent}.models"),
+                        format!("no model named `{model}`; define it under [models.{model}]"),
+                    ));
+                }
+            }
+            for tool in &grants.tools {
+                if !self.tools.contains_key(tool) {
+                    return Err(self.key_error(
+                        format!("agents.{agent}.tools"),
+                        format!("no tool named `{tool}`; define it under [tools.{tool}]"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a path from the file against the file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    /// The grants of `agent`; an agent without a table gets nothing.
+    pub fn agent(&self, agent: &str) -> AgentConfig {
+        self.agents.get(agent).cloned().unwrap_or_default()
+    }
+
+    /// Describes where this configuration came from, for messages.
+    pub fn describe_source(&self) -> String {
+        match &self.source {
+            Some(p) => p.display().to_string(),
+            None => format!("{DEFAULT_CONFIG_FILE} (not found; nothing is granted)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("relive.toml"), PathBuf::from("."))
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = parse("[tools.t]\ncommand=[\"x\"]\nidempotnet=true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("idempotnet"), "{err}");
+    }
+
+    #[test]
+    fn missing_idempotent_flag_is_an_error() {
+        let err = parse("[tools.t]\ncommand=[\"x\"]\n").unwrap_err().to_string();
+        assert!(err.contains("idempotent"), "{err}");
+    }
+
+    #[test]
+    fn agent_granting_an_undefined_tool_names_the_key() {
+        let err = parse("[agents.a]\ntools=[\"nope\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("agents.a.tools"), "{err}");
+        assert!(err.contains("[tools.nope]"), "{err}");
+    }
+
+    #[test]
+    fn bad_base_url_names_the_key() {
+        let err = parse("[models.m]\nprovider=\"openai\"\nbase_url=\"localhost:1\"\nmodel=\"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("models.m.base_url"), "{err}");
+    }
+
+    #[test]
+    fn unknown_provider_is_an_error() {
+        let err = parse("[models.m]\nprovider=\"magic\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("magic"), "{err}");
+    }
+
+    #[test]
+    fn valid_file_parses() {
+        let c = parse(
+            "[journal]\nfsync=\"every-entry\"\n[tools.t]\ncommand=[\"cat\"]\nidempotent=true\nschema={type=\"object\"}\n[agents.a]\ntools=[\"t\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.journal.fsync, FsyncPolicy::EveryEntry);
+        assert_eq!(c.agent("a").tools, vec!["t".to_string()]);
+        assert!(c.agent("other").tools.is_empty());
+    }
+}
