@@ -1,0 +1,384 @@
+//! The host side of every import the guest can call, each implemented once
+//! as "what it does live" and handed to the [`Recorder`], which records,
+//! replays and checks it.
+//!
+//! Store state is split by capability: [`Grants`] (which models and tools
+//! this agent may use), the [`Recorder`] (journal position), the WASI
+//! context and the limits.
+
+use crate::bindings::{wit_llm, wit_log, wit_tools, wit_types};
+use crate::journal::EntryKind;
+use crate::llm::{CallContext, ChatRequest, ChatResponse, LlmError, Provider, ToolSpec};
+use crate::replay::{Effect, Recorder};
+use crate::sandbox::{MAX_HOST_CALL_BYTES, MAX_RANDOM_BYTES};
+use crate::tools::{Tool, ToolContext, ToolError};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime::{StoreLimits, bail};
+use wasmtime_wasi::clocks::WasiClocksCtxView;
+use wasmtime_wasi::p2::DynPollable;
+use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
+use wasmtime_wasi::p2::bindings::random::random;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The models and tools the operator granted to one agent.
+#[derive(Clone, Default)]
+pub struct Grants {
+    pub agent: String,
+    /// Where the grants came from, for error messages.
+    pub config_source: String,
+    pub models: BTreeMap<String, Arc<dyn Provider>>,
+    pub default_model: Option<String>,
+    pub tools: BTreeMap<String, Arc<dyn Tool>>,
+}
+
+impl Grants {
+    fn model_name(&self, request: &ChatRequest) -> String {
+        request
+            .model
+            .clone()
+            .or_else(|| self.default_model.clone())
+            .unwrap_or_default()
+    }
+
+    fn provider(&self, name: &str) -> Result<&Arc<dyn Provider>, LlmError> {
+        let agent = &self.agent;
+        let source = &self.config_source;
+        if self.models.is_empty() {
+            return Err(LlmError::Denied(format!(
+                "no model is granted to agent `{agent}`; add `models = [\"NAME\"]` under [agents.{agent}] in {source}"
+            )));
+        }
+        self.models.get(name).ok_or_else(|| {
+            LlmError::Denied(format!(
+                "agent `{agent}` may not use model `{name}`; to allow it, add \"{name}\" to `models` under [agents.{agent}] in {source}"
+            ))
+        })
+    }
+
+    fn tool(&self, name: &str) -> Result<&Arc<dyn Tool>, ToolError> {
+        self.tools.get(name).ok_or_else(|| {
+            let agent = &self.agent;
+            let granted = if self.tools.is_empty() {
+                "none".to_string()
+            } else {
+                self.tools.keys().cloned().collect::<Vec<_>>().join(", ")
+            };
+            ToolError::NotFound(format!(
+                "no tool `{name}` is granted to agent `{agent}` (granted: {granted}); to grant it, add \"{name}\" to `tools` under [agents.{agent}] in {}",
+                self.config_source
+            ))
+        })
+    }
+
+    fn tool_specs(&self) -> Vec<ToolSpec> {
+        self.tools.values().map(|t| t.spec()).collect()
+    }
+}
+
+/// Everything a running guest's store holds.
+pub struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub recorder: Recorder,
+    pub grants: Grants,
+    pub limits: StoreLimits,
+    clock: GuestClock,
+}
+
+impl HostState {
+    pub fn new(wasi: WasiCtx, recorder: Recorder, grants: Grants, limits: StoreLimits) -> Self {
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            recorder,
+            grants,
+            limits,
+            clock: GuestClock::default(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// [`HasData`] marker for the imports implemented directly on [`HostState`].
+pub struct Host;
+
+impl HasData for Host {
+    type Data<'a> = &'a mut HostState;
+}
+
+/// Refuses a host-call argument over [`MAX_HOST_CALL_BYTES`].
+fn check_size(what: &str, len: usize) -> wasmtime::Result<()> {
+    if len > MAX_HOST_CALL_BYTES {
+        bail!(
+            "{what} is {len} bytes, over the limit of {MAX_HOST_CALL_BYTES} bytes per host call"
+        );
+    }
+    Ok(())
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("journal values serialise")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    recorder: &mut Recorder,
+    text: &str,
+) -> wasmtime::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        let seq = recorder.next_seq().saturating_sub(1);
+        recorder.fail(crate::replay::Stop::Damaged {
+            seq,
+            message: format!("recorded response does not decode: {e}"),
+        })
+    })
+}
+
+impl wit_types::Host for HostState {}
+
+impl wit_llm::Host for HostState {
+    async fn chat(
+        &mut self,
+        request: wit_llm::ChatRequest,
+    ) -> wasmtime::Result<Result<wit_llm::ChatResponse, wit_llm::LlmError>> {
+        let request: ChatRequest = request.into();
+        let text = encode(&request);
+        check_size("llm.chat request", text.len())?;
+        let name = self.grants.model_name(&request);
+        let HostState {
+            recorder, grants, ..
+        } = self;
+        let ctx = CallContext {
+            run_id: recorder.run_id().to_string(),
+            seq: 0,
+            call_index: recorder.llm_call_index(),
+            idempotency_key: String::new(),
+        };
+        let result = recorder
+            .external(EntryKind::Llm, &name, text, Effect::Idempotent, |seq| {
+                let ctx = CallContext {
+                    seq,
+                    idempotency_key: crate::replay::idempotency_key(&ctx.run_id, seq),
+                    ..ctx
+                };
+                let grants = &*grants;
+                let name = name.clone();
+                async move {
+                    let outcome: Result<ChatResponse, LlmError> = match grants.provider(&name) {
+                        Ok(provider) => provider.chat(&ctx, &request).await,
+                        Err(denied) => Err(denied),
+                    };
+                    let usage = outcome.as_ref().ok().map(|r| r.usage);
+                    (encode(&outcome), usage)
+                }
+            })
+            .await;
+        let text = result.map_err(|stop| self.recorder.fail(stop))?;
+        check_size("llm.chat response", text.len())?;
+        let outcome: Result<ChatResponse, LlmError> = decode(&mut self.recorder, &text)?;
+        Ok(outcome.map(Into::into).map_err(Into::into))
+    }
+}
+
+impl wit_tools::Host for HostState {
+    async fn call(
+        &mut self,
+        name: String,
+        arguments: String,
+    ) -> wasmtime::Result<Result<String, wit_tools::ToolError>> {
+        check_size("tools.call arguments", arguments.len())?;
+        let tool = self.grants.tool(&name).cloned();
+        // An unknown tool does nothing outside, so it is safe to repeat.
+        let effect = match &tool {
+            Ok(t) if !t.idempotent() => Effect::NonIdempotent,
+            _ => Effect::Idempotent,
+        };
+        let request = if serde_json::from_str::<serde_json::Value>(&arguments).is_ok() {
+            arguments.clone()
+        } else {
+            encode(&arguments)
+        };
+        let run_id = self.recorder.run_id().to_string();
+        let tool_name = name.clone();
+        let result = self
+            .recorder
+            .external(EntryKind::Tool, &name, request, effect, |seq| async move {
+                let outcome: Result<String, ToolError> = match tool {
+                    Err(e) => Err(e),
+                    Ok(tool) => {
+                        if let Err(e) = serde_json::from_str::<serde_json::Value>(&arguments) {
+                            Err(ToolError::InvalidArguments(format!(
+                                "arguments of tool `{tool_name}` are not valid JSON: {e}"
+                            )))
+                        } else {
+                            let ctx = ToolContext {
+                                idempotency_key: crate::replay::idempotency_key(&run_id, seq),
+                                run_id,
+                                seq,
+                            };
+                            tool.call(&ctx, &arguments).await
+                        }
+                    }
+                };
+                (encode(&outcome), None)
+            })
+            .await;
+        let text = result.map_err(|stop| self.recorder.fail(stop))?;
+        check_size("tools.call result", text.len())?;
+        let outcome: Result<String, ToolError> = decode(&mut self.recorder, &text)?;
+        Ok(outcome.map_err(Into::into))
+    }
+
+    async fn list(&mut self) -> wasmtime::Result<Vec<wit_types::ToolSpec>> {
+        let specs = self.grants.tool_specs();
+        let text = self
+            .recorder
+            .local(EntryKind::ToolList, "list", "null".into(), || encode(&specs))
+            .map_err(|stop| self.recorder.fail(stop))?;
+        let specs: Vec<ToolSpec> = decode(&mut self.recorder, &text)?;
+        Ok(specs.into_iter().map(Into::into).collect())
+    }
+}
+
+impl wit_log::Host for HostState {
+    async fn log(&mut self, level: wit_log::Level, message: String) -> wasmtime::Result<()> {
+        check_size("log message", message.len())?;
+        let request = encode(&serde_json::json!({ "message": message }));
+        self.recorder
+            .local(EntryKind::Log, level.as_str(), request, || "null".into())
+            .map_err(|stop| self.recorder.fail(stop))?;
+        Ok(())
+    }
+}
+
+/// The guest's monotonic clock: host time plus an offset chosen so that it
+/// never runs backwards across a resume (a new process has a new time base).
+#[derive(Default)]
+struct GuestClock {
+    /// The last value the guest saw, replayed or live.
+    last: u64,
+    /// Added to host time for live reads; fixed at the first live read.
+    offset: Option<u64>,
+}
+
+/// Host monotonic time in nanoseconds since the first use in this process.
+fn host_monotonic_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    // Start at one second so a guest never sees zero.
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1_000_000_000
+}
+
+impl GuestClock {
+    fn live(&mut self) -> u64 {
+        let host = host_monotonic_ns();
+        let offset = *self
+            .offset
+            .get_or_insert_with(|| self.last.saturating_sub(host));
+        (host + offset).max(self.last)
+    }
+}
+
+impl wall_clock::Host for HostState {
+    fn now(&mut self) -> wasmtime::Result<wall_clock::Datetime> {
+        let text = self
+            .recorder
+            .local(EntryKind::Clock, "wall", "null".into(), || {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                encode(&(now.as_secs(), now.subsec_nanos()))
+            })
+            .map_err(|stop| self.recorder.fail(stop))?;
+        let (seconds, nanoseconds): (u64, u32) = decode(&mut self.recorder, &text)?;
+        Ok(wall_clock::Datetime {
+            seconds,
+            nanoseconds,
+        })
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<wall_clock::Datetime> {
+        Ok(wall_clock::Datetime {
+            seconds: 0,
+            nanoseconds: 1,
+        })
+    }
+}
+
+impl monotonic_clock::Host for HostState {
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        let HostState {
+            recorder, clock, ..
+        } = self;
+        let text = recorder
+            .local(EntryKind::Clock, "monotonic", "null".into(), || {
+                encode(&clock.live())
+            })
+            .map_err(|stop| recorder.fail(stop))?;
+        let value: u64 = decode(recorder, &text)?;
+        self.clock.last = value;
+        Ok(value)
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<u64> {
+        Ok(1)
+    }
+
+    fn subscribe_instant(&mut self, when: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        // How long to wait does not change what the guest observes, so it is
+        // computed from the guest's clock without a journal entry.
+        let wait = when.saturating_sub(self.clock.live());
+        self.subscribe_duration(wait)
+    }
+
+    fn subscribe_duration(&mut self, duration: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let mut view = WasiClocksCtxView {
+            ctx: self.wasi.clocks(),
+            table: &mut self.table,
+        };
+        monotonic_clock::Host::subscribe_duration(&mut view, duration)
+    }
+}
+
+impl random::Host for HostState {
+    fn get_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
+        if len > MAX_RANDOM_BYTES {
+            bail!("get-random-bytes asked for {len} bytes, over the limit of {MAX_RANDOM_BYTES}");
+        }
+        let request = encode(&serde_json::json!({ "len": len }));
+        let text = self
+            .recorder
+            .local(EntryKind::Random, "bytes", request, || {
+                let mut bytes = vec![0u8; len as usize];
+                rand::fill(&mut bytes[..]);
+                encode(&hex::encode(bytes))
+            })
+            .map_err(|stop| self.recorder.fail(stop))?;
+        let hex_text: String = decode(&mut self.recorder, &text)?;
+        hex::decode(hex_text).map_err(|e| {
+            self.recorder.fail(crate::replay::Stop::Damaged {
+                seq: self.recorder.next_seq().saturating_sub(1),
+                message: format!("recorded random bytes are not hex: {e}"),
+            })
+        })
+    }
+
+    fn get_random_u64(&mut self) -> wasmtime::Result<u64> {
+        let text = self
+            .recorder
+            .local(EntryKind::Random, "u64", "null".into(), || {
+                encode(&rand::random::<u64>())
+            })
+            .map_err(|stop| self.recorder.fail(stop))?;
+        decode(&mut self.recorder, &text)
+    }
+}

@@ -1,0 +1,447 @@
+//! The journal: every call that crossed the sandbox wall, in order.
+//!
+//! This module is the data model and the storage seam. [`Journal`] is what
+//! the replay engine and the CLI talk to; [`sqlite::SqliteJournal`] is the
+//! implementation (DESIGN §3). A second backend implements the same trait
+//! without touching the replay engine.
+//!
+//! Writes are ordered and return a [`Commit`]: await it when the caller must
+//! not go on before the write is committed (an external result before the
+//! guest sees it), or drop it for local reads (clock, random, log), which the
+//! writer commits with the next batch.
+
+pub mod export;
+pub mod sqlite;
+mod writer;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use tokio::sync::oneshot;
+
+pub use sqlite::SqliteJournal;
+
+/// What kind of host call an entry records.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// `llm.chat`.
+    Llm,
+    /// `tools.call`.
+    Tool,
+    /// `tools.list`: the granted tools may change between crash and resume.
+    ToolList,
+    /// `wasi:clocks` wall-clock or monotonic-clock reads.
+    Clock,
+    /// `wasi:random/random` reads.
+    Random,
+    /// `log.log` progress events.
+    Log,
+}
+
+impl EntryKind {
+    pub const ALL: [EntryKind; 6] = [
+        EntryKind::Llm,
+        EntryKind::Tool,
+        EntryKind::ToolList,
+        EntryKind::Clock,
+        EntryKind::Random,
+        EntryKind::Log,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Llm => "llm",
+            EntryKind::Tool => "tool",
+            EntryKind::ToolList => "tool-list",
+            EntryKind::Clock => "clock",
+            EntryKind::Random => "random",
+            EntryKind::Log => "log",
+        }
+    }
+
+    /// Local reads: nothing outside the sandbox sees them, so they may be
+    /// committed lazily (DESIGN §3, rule 3).
+    pub fn is_local(self) -> bool {
+        matches!(self, EntryKind::Clock | EntryKind::Random | EntryKind::Log)
+    }
+}
+
+impl fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EntryKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        EntryKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown entry kind `{s}`"))
+    }
+}
+
+/// Whether the call an entry records has finished.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryState {
+    /// Written before the effect started; a crash leaves it so.
+    Started,
+    /// The result is recorded.
+    Completed,
+}
+
+impl EntryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryState::Started => "started",
+            EntryState::Completed => "completed",
+        }
+    }
+}
+
+impl FromStr for EntryState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "started" => Ok(EntryState::Started),
+            "completed" => Ok(EntryState::Completed),
+            _ => Err(format!("unknown entry state `{s}`")),
+        }
+    }
+}
+
+/// Where a run stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Working, or interrupted by a crash (resume it).
+    Running,
+    /// Waiting for an approval, a timer or a signal.
+    Suspended,
+    /// `run` returned `Ok`.
+    Completed,
+    /// `run` returned `Err`, trapped, or an operator failed it.
+    Failed,
+    /// Replay met a call that differs from the journal.
+    Diverged,
+    /// A non-idempotent tool call was interrupted; an operator must decide.
+    Uncertain,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Running,
+        RunStatus::Suspended,
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Diverged,
+        RunStatus::Uncertain,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Suspended => "suspended",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Diverged => "diverged",
+            RunStatus::Uncertain => "uncertain",
+        }
+    }
+
+    /// Whether the run can do no more work.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Diverged
+        )
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown run status `{s}`"))
+    }
+}
+
+/// An operator's decision about an interrupted non-idempotent call
+/// (`relive resolve`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase", tag = "decision")]
+pub enum Resolution {
+    /// Run the call again.
+    Retry { at_ms: i64 },
+    /// Use this result instead of running the call (a JSON document).
+    Result { at_ms: i64 },
+    /// Fail the run.
+    Fail { at_ms: i64 },
+}
+
+/// One recorded host call.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Position in the run, from 0.
+    pub seq: u64,
+    pub kind: EntryKind,
+    /// Tool name, model name, clock name, log level...
+    pub name: String,
+    /// SHA-256 of `request`, hex.
+    pub request_digest: String,
+    /// The call's arguments, as JSON.
+    pub request: String,
+    /// What the guest was given back, as JSON (`None` while started).
+    pub response: Option<String>,
+    pub state: EntryState,
+    /// Host wall-clock time, milliseconds since the Unix epoch (metadata
+    /// only; the guest never sees it).
+    pub started_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::llm::Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+}
+
+impl Entry {
+    /// A new entry, digest computed from `request`.
+    pub fn new(seq: u64, kind: EntryKind, name: impl Into<String>, request: String) -> Entry {
+        Entry {
+            seq,
+            kind,
+            name: name.into(),
+            request_digest: digest_hex(request.as_bytes()),
+            request,
+            response: None,
+            state: EntryState::Started,
+            started_at_ms: now_ms(),
+            finished_at_ms: None,
+            usage: None,
+            resolution: None,
+        }
+    }
+}
+
+/// A run, as stored.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    /// The agent's name (its `[agents.NAME]` table).
+    pub agent: String,
+    /// `sha256:<hex>` of the component the run is pinned to.
+    pub component_digest: String,
+    pub input: String,
+    pub status: RunStatus,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    /// The relive.toml the run was started with, if any.
+    pub config_path: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// How hard a write must hold before its [`Commit`] resolves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Durability {
+    /// Committed with whatever batch comes next; nobody waits for it.
+    Lazy,
+    /// Committed to the WAL: survives a killed process, not a power loss.
+    Commit,
+    /// Committed and fsynced: survives a power loss.
+    Sync,
+}
+
+/// Errors of the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(
+        "{path} is not a relive journal: it is not an SQLite database (corrupt, or another kind of file); pass --db with a new path to start a new journal"
+    )]
+    NotADatabase { path: String },
+    #[error(
+        "{path} is an SQLite database but not a relive journal (it holds tables: {tables}); pass --db with a new path to start a new journal"
+    )]
+    Foreign { path: String, tables: String },
+    #[error(
+        "{path} was written by a newer relive (journal schema {found}, this relive knows up to {known}); upgrade relive"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("no run with id `{0}`; `relive runs` lists the runs in this journal")]
+    UnknownRun(String),
+    #[error("run id prefix `{prefix}` is ambiguous: it matches {matches}")]
+    AmbiguousRun { prefix: String, matches: String },
+    #[error("the journal writer has stopped")]
+    WriterGone,
+    #[error("journal entry {run_id}#{seq} is damaged: {message}")]
+    Damaged {
+        run_id: String,
+        seq: u64,
+        message: String,
+    },
+    #[error("journal database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A pending write: await it to know it is committed, or drop it.
+#[must_use = "await the commit, or drop it explicitly for lazy writes"]
+pub struct Commit(oneshot::Receiver<Result<(), String>>);
+
+impl Commit {
+    pub(crate) fn new(rx: oneshot::Receiver<Result<(), String>>) -> Commit {
+        Commit(rx)
+    }
+
+    /// Waits until the write is committed with its durability.
+    pub async fn wait(self) -> Result<(), JournalError> {
+        match self.0.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(JournalError::Other(message)),
+            Err(_) => Err(JournalError::WriterGone),
+        }
+    }
+
+    /// Same as [`Commit::wait`], for code outside the async runtime.
+    pub fn wait_blocking(self) -> Result<(), JournalError> {
+        match self.0.blocking_recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(JournalError::Other(message)),
+            Err(_) => Err(JournalError::WriterGone),
+        }
+    }
+}
+
+/// Everything a new run needs.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    pub id: String,
+    pub agent: String,
+    pub component_digest: String,
+    pub input: String,
+    pub config_path: Option<String>,
+}
+
+/// The storage seam: what the replay engine and the CLI need of a journal.
+///
+/// Writes are applied in the order they are submitted.
+pub trait Journal: Send + Sync {
+    /// Stores a component's bytes under its digest (no-op if present).
+    fn put_component(&self, digest: &str, bytes: &[u8]) -> Commit;
+    /// Creates a run in status `running`.
+    fn create_run(&self, run: NewRun) -> Commit;
+    /// Appends an entry (started or completed).
+    fn append(&self, run_id: &str, entry: Entry, durability: Durability) -> Commit;
+    /// Records the result of a started entry.
+    fn complete(
+        &self,
+        run_id: &str,
+        seq: u64,
+        response: String,
+        usage: Option<crate::llm::Usage>,
+        durability: Durability,
+    ) -> Commit;
+    /// Records an operator's decision on a started entry; with
+    /// `Resolution::Result`, `response` completes the entry.
+    fn resolve(
+        &self,
+        run_id: &str,
+        seq: u64,
+        resolution: Resolution,
+        response: Option<String>,
+    ) -> Commit;
+    /// Sets a run's status and, for final states, its output or error.
+    fn set_status(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        output: Option<String>,
+        error: Option<String>,
+        durability: Durability,
+    ) -> Commit;
+
+    /// A run by exact id, or by a unique prefix of its id.
+    fn find_run(&self, id_or_prefix: &str) -> Result<RunRecord, JournalError>;
+    /// All runs, newest first.
+    fn runs(&self) -> Result<Vec<RunRecord>, JournalError>;
+    /// A run's entries in order.
+    fn entries(&self, run_id: &str) -> Result<Vec<Entry>, JournalError>;
+    /// A component's bytes by digest.
+    fn component(&self, digest: &str) -> Result<Option<Vec<u8>>, JournalError>;
+}
+
+/// `sha256:<hex>` of `bytes`, the form used for component digests.
+pub fn component_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", digest_hex(bytes))
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn digest_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Host wall-clock milliseconds since the Unix epoch (journal metadata).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new run id: ten characters of lowercase Crockford base32, the first
+/// five ordered by creation time so ids sort roughly by age.
+pub fn new_run_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let seconds = (now_ms() / 1000) as u64;
+    let random: u64 = rand::random();
+    let mut id = String::with_capacity(10);
+    for i in (0..5).rev() {
+        id.push(ALPHABET[((seconds >> (i * 5)) & 31) as usize] as char);
+    }
+    for i in 0..5 {
+        id.push(ALPHABET[((random >> (i * 5)) & 31) as usize] as char);
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_statuses_round_trip() {
+        for k in EntryKind::ALL {
+            assert_eq!(k.as_str().parse::<EntryKind>().unwrap(), k);
+        }
+        for s in RunStatus::ALL {
+            assert_eq!(s.as_str().parse::<RunStatus>().unwrap(), s);
+        }
+        assert!("bogus".parse::<EntryKind>().is_err());
+    }
+
+    #[test]
+    fn run_ids_are_distinct_and_well_formed() {
+        let a = new_run_id();
+        let b = new_run_id();
+        assert_eq!(a.len(), 10);
+        assert_ne!(a, b);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

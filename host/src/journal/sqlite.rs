@@ -1,0 +1,495 @@
+//! The SQLite journal: one database file in WAL mode (DESIGN §3).
+//!
+//! Opening checks that the file is a relive journal (an `application_id`
+//! stamp) and applies numbered migrations. Writes go to one writer thread
+//! (see `writer.rs`) that groups them into transactions; reads use their own
+//! connection, which WAL lets run beside the writer.
+
+use super::writer::{Job, Op, Writer};
+use super::{
+    Commit, Durability, Entry, EntryKind, EntryState, Journal, JournalError, NewRun, Resolution,
+    RunRecord, RunStatus,
+};
+use crate::config::FsyncPolicy;
+use crate::llm::Usage;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Stamped into every relive journal (`PRAGMA application_id`): "RLVE".
+pub const APPLICATION_ID: i64 = 0x524c_5645;
+
+/// Numbered migrations; migration N brings the schema to `user_version` N.
+/// Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: components, runs, entries.
+    r#"
+    CREATE TABLE components (
+        digest      TEXT PRIMARY KEY,
+        size        INTEGER NOT NULL,
+        bytes       BLOB NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE runs (
+        id                TEXT PRIMARY KEY,
+        agent             TEXT NOT NULL,
+        component_digest  TEXT NOT NULL REFERENCES components(digest),
+        input             TEXT NOT NULL,
+        status            TEXT NOT NULL CHECK (status IN
+                            ('running','suspended','completed','failed','diverged','uncertain')),
+        output            TEXT,
+        error             TEXT,
+        config_path       TEXT,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        lease_owner       TEXT,
+        lease_expires_at  INTEGER
+    );
+    CREATE INDEX runs_by_status ON runs(status, updated_at);
+    CREATE TABLE entries (
+        run_id          TEXT NOT NULL REFERENCES runs(id),
+        seq             INTEGER NOT NULL,
+        kind            TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        request_digest  TEXT NOT NULL,
+        request         TEXT NOT NULL,
+        response        TEXT,
+        state           TEXT NOT NULL CHECK (state IN ('started','completed')),
+        started_at      INTEGER NOT NULL,
+        finished_at     INTEGER,
+        input_tokens    INTEGER,
+        output_tokens   INTEGER,
+        resolution      TEXT,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// A journal in one SQLite file.
+pub struct SqliteJournal {
+    path: PathBuf,
+    reader: Mutex<Connection>,
+    writer: Writer,
+}
+
+impl SqliteJournal {
+    /// Opens the journal at `path`, creating it if it does not exist.
+    pub fn open(path: &Path, fsync: FsyncPolicy) -> Result<SqliteJournal, JournalError> {
+        Self::open_with(path, fsync, true)
+    }
+
+    /// Opens an existing journal; a missing file is an error that says how
+    /// to make one.
+    pub fn open_existing(path: &Path) -> Result<SqliteJournal, JournalError> {
+        Self::open_with(path, FsyncPolicy::Critical, false)
+    }
+
+    fn open_with(
+        path: &Path,
+        fsync: FsyncPolicy,
+        create: bool,
+    ) -> Result<SqliteJournal, JournalError> {
+        let shown = path.display().to_string();
+        if !path.exists() {
+            if !create {
+                return Err(JournalError::Other(format!(
+                    "no journal at {shown}; start a run with `relive run`, or pass --db with the path of an existing journal"
+                )));
+            }
+            if let Some(parent) = path.parent()
+                && !parent.as_os_str().is_empty()
+                && !parent.is_dir()
+            {
+                return Err(JournalError::Other(format!(
+                    "cannot create journal {shown}: directory {} does not exist",
+                    parent.display()
+                )));
+            }
+        } else {
+            check_header(path)?;
+        }
+        let conn = open_connection(path)?;
+        prepare_schema(&conn, &shown)?;
+        let reader = open_connection(path)?;
+        let writer = Writer::spawn(conn, fsync)
+            .map_err(|e| JournalError::Other(format!("cannot start journal writer: {e}")))?;
+        Ok(SqliteJournal {
+            path: path.to_path_buf(),
+            reader: Mutex::new(reader),
+            writer,
+        })
+    }
+
+    /// Where the journal lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn submit(&self, op: Op, durability: Durability) -> Commit {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.writer.submit(Job {
+            op,
+            durability,
+            reply: tx,
+        });
+        Commit::new(rx)
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+}
+
+/// Rejects files that are not SQLite before SQLite gets to misread them.
+fn check_header(path: &Path) -> Result<(), JournalError> {
+    let shown = path.display().to_string();
+    let mut header = [0u8; 16];
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| JournalError::Other(format!("cannot open journal {shown}: {e}")))?;
+    let n = file
+        .read(&mut header)
+        .map_err(|e| JournalError::Other(format!("cannot read journal {shown}: {e}")))?;
+    if n == 0 {
+        return Ok(()); // an empty file becomes a new journal
+    }
+    if n < 16 || &header != b"SQLite format 3\0" {
+        return Err(JournalError::NotADatabase { path: shown });
+    }
+    Ok(())
+}
+
+fn open_connection(path: &Path) -> Result<Connection, JournalError> {
+    let shown = path.display().to_string();
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| JournalError::Other(format!("cannot open journal {shown}: {e}")))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let setup = conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    );
+    if let Err(e) = setup {
+        return Err(map_open_error(e, shown));
+    }
+    Ok(conn)
+}
+
+fn map_open_error(e: rusqlite::Error, path: String) -> JournalError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            JournalError::NotADatabase { path }
+        }
+        _ => JournalError::Sqlite(e),
+    }
+}
+
+/// Checks the stamp and applies pending migrations.
+fn prepare_schema(conn: &Connection, shown: &str) -> Result<(), JournalError> {
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|e| map_open_error(e, shown.to_string()))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if app_id != APPLICATION_ID {
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        if app_id != 0 || !tables.is_empty() {
+            return Err(JournalError::Foreign {
+                path: shown.to_string(),
+                tables: if tables.is_empty() {
+                    "none".into()
+                } else {
+                    tables.join(", ")
+                },
+            });
+        }
+    }
+    if version > SCHEMA_VERSION {
+        return Err(JournalError::TooNew {
+            path: shown.to_string(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let target = i as i64 + 1;
+        let sql = format!(
+            "BEGIN IMMEDIATE; {migration} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {target}; COMMIT;"
+        );
+        if let Err(e) = conn.execute_batch(&sql) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(JournalError::Other(format!(
+                "cannot migrate journal {shown} to schema {target}: {e}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+const RUN_COLUMNS: &str = "id, agent, component_digest, input, status, output, error, config_path, created_at, updated_at";
+
+fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RunRecord, String)> {
+    let status: String = row.get(4)?;
+    Ok((
+        RunRecord {
+            id: row.get(0)?,
+            agent: row.get(1)?,
+            component_digest: row.get(2)?,
+            input: row.get(3)?,
+            status: RunStatus::Running,
+            output: row.get(5)?,
+            error: row.get(6)?,
+            config_path: row.get(7)?,
+            created_at_ms: row.get(8)?,
+            updated_at_ms: row.get(9)?,
+        },
+        status,
+    ))
+}
+
+fn finish_run(pair: (RunRecord, String)) -> Result<RunRecord, JournalError> {
+    let (mut run, status) = pair;
+    run.status = status.parse().map_err(|e: String| {
+        JournalError::Other(format!("run {} is damaged: {e}", run.id))
+    })?;
+    Ok(run)
+}
+
+impl Journal for SqliteJournal {
+    fn put_component(&self, digest: &str, bytes: &[u8]) -> Commit {
+        self.submit(
+            Op::PutComponent {
+                digest: digest.to_string(),
+                bytes: bytes.to_vec(),
+            },
+            Durability::Sync,
+        )
+    }
+
+    fn create_run(&self, run: NewRun) -> Commit {
+        self.submit(Op::CreateRun(run), Durability::Sync)
+    }
+
+    fn append(&self, run_id: &str, entry: Entry, durability: Durability) -> Commit {
+        self.submit(
+            Op::Append {
+                run_id: run_id.to_string(),
+                entry,
+            },
+            durability,
+        )
+    }
+
+    fn complete(
+        &self,
+        run_id: &str,
+        seq: u64,
+        response: String,
+        usage: Option<Usage>,
+        durability: Durability,
+    ) -> Commit {
+        self.submit(
+            Op::Complete {
+                run_id: run_id.to_string(),
+                seq,
+                response,
+                usage,
+            },
+            durability,
+        )
+    }
+
+    fn resolve(
+        &self,
+        run_id: &str,
+        seq: u64,
+        resolution: Resolution,
+        response: Option<String>,
+    ) -> Commit {
+        self.submit(
+            Op::Resolve {
+                run_id: run_id.to_string(),
+                seq,
+                resolution,
+                response,
+            },
+            Durability::Sync,
+        )
+    }
+
+    fn set_status(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        output: Option<String>,
+        error: Option<String>,
+        durability: Durability,
+    ) -> Commit {
+        self.submit(
+            Op::SetStatus {
+                run_id: run_id.to_string(),
+                status,
+                output,
+                error,
+            },
+            durability,
+        )
+    }
+
+    fn find_run(&self, id_or_prefix: &str) -> Result<RunRecord, JournalError> {
+        self.with_reader(|conn| {
+            let exact = conn
+                .query_row(
+                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                    [id_or_prefix],
+                    run_from_row,
+                )
+                .optional()?;
+            if let Some(run) = exact {
+                return finish_run(run);
+            }
+            if id_or_prefix.len() < 4 || !id_or_prefix.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                return Err(JournalError::UnknownRun(id_or_prefix.to_string()));
+            }
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE id LIKE ?1 || '%' ORDER BY id LIMIT 6"
+            ))?;
+            let found: Vec<_> = stmt
+                .query_map([id_or_prefix], run_from_row)?
+                .collect::<Result<_, _>>()?;
+            match found.len() {
+                0 => Err(JournalError::UnknownRun(id_or_prefix.to_string())),
+                1 => finish_run(found.into_iter().next().expect("one run")),
+                _ => Err(JournalError::AmbiguousRun {
+                    prefix: id_or_prefix.to_string(),
+                    matches: found
+                        .iter()
+                        .map(|(r, _)| r.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            }
+        })
+    }
+
+    fn runs(&self) -> Result<Vec<RunRecord>, JournalError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, id DESC"
+            ))?;
+            let rows: Vec<_> = stmt.query_map([], run_from_row)?.collect::<Result<_, _>>()?;
+            rows.into_iter().map(finish_run).collect()
+        })
+    }
+
+    fn entries(&self, run_id: &str) -> Result<Vec<Entry>, JournalError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, kind, name, request_digest, request, response, state, started_at,
+                        finished_at, input_tokens, output_tokens, resolution
+                 FROM entries WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([run_id], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, i64>(7)?,
+                    row.get::<_, Option<i64>>(8)?,
+                    row.get::<_, Option<i64>>(9)?,
+                    row.get::<_, Option<i64>>(10)?,
+                    row.get::<_, Option<String>>(11)?,
+                ))
+            })?;
+            let mut entries = Vec::new();
+            for (expected, row) in rows.enumerate() {
+                let (
+                    seq,
+                    kind,
+                    name,
+                    request_digest,
+                    request,
+                    response,
+                    state,
+                    started,
+                    finished,
+                    tin,
+                    tout,
+                    resolution,
+                ) = row?;
+                let seq = seq as u64;
+                let damaged = |message: String| JournalError::Damaged {
+                    run_id: run_id.to_string(),
+                    seq,
+                    message,
+                };
+                if seq != expected as u64 {
+                    return Err(damaged(format!(
+                        "entries are not contiguous: expected #{expected}"
+                    )));
+                }
+                let kind: EntryKind = kind.parse().map_err(damaged)?;
+                let state: EntryState = state.parse().map_err(damaged)?;
+                if state == EntryState::Completed && response.is_none() {
+                    return Err(damaged("completed entry has no response".into()));
+                }
+                let resolution = match resolution {
+                    Some(text) => Some(
+                        serde_json::from_str::<Resolution>(&text)
+                            .map_err(|e| damaged(format!("bad resolution: {e}")))?,
+                    ),
+                    None => None,
+                };
+                entries.push(Entry {
+                    seq,
+                    kind,
+                    name,
+                    request_digest,
+                    request,
+                    response,
+                    state,
+                    started_at_ms: started,
+                    finished_at_ms: finished,
+                    usage: match (tin, tout) {
+                        (Some(i), Some(o)) => Some(Usage {
+                            input_tokens: i as u32,
+                            output_tokens: o as u32,
+                        }),
+                        _ => None,
+                    },
+                    resolution,
+                });
+            }
+            Ok(entries)
+        })
+    }
+
+    fn component(&self, digest: &str) -> Result<Option<Vec<u8>>, JournalError> {
+        self.with_reader(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT bytes FROM components WHERE digest = ?1",
+                    params![digest],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+}

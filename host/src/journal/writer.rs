@@ -1,0 +1,306 @@
+//! The journal's single writer: one thread owns the write connection and
+//! groups every write waiting in its queue into one transaction (group
+//! commit), so many runs share the cost of a commit.
+//!
+//! A batch is fsynced (`synchronous = FULL` for its commit) when any write in
+//! it asks for [`Durability::Sync`], or on every batch with
+//! [`FsyncPolicy::EveryEntry`]; otherwise it is committed to the WAL without
+//! fsync, which survives a killed process (DESIGN §3).
+//!
+//! A write that fails poisons its run: later writes for that run fail with
+//! the first error, so a lazily written entry that was lost can never be
+//! followed by entries that pretend it exists.
+
+use super::{Durability, Entry, NewRun, Resolution, RunStatus, now_ms};
+use crate::config::FsyncPolicy;
+use crate::llm::Usage;
+use rusqlite::{Connection, params};
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+pub(crate) enum Op {
+    PutComponent {
+        digest: String,
+        bytes: Vec<u8>,
+    },
+    CreateRun(NewRun),
+    Append {
+        run_id: String,
+        entry: Entry,
+    },
+    Complete {
+        run_id: String,
+        seq: u64,
+        response: String,
+        usage: Option<Usage>,
+    },
+    Resolve {
+        run_id: String,
+        seq: u64,
+        resolution: Resolution,
+        response: Option<String>,
+    },
+    SetStatus {
+        run_id: String,
+        status: RunStatus,
+        output: Option<String>,
+        error: Option<String>,
+    },
+}
+
+impl Op {
+    /// Entry writes form a chain: once one is lost, later ones must not land.
+    fn poisons(&self) -> bool {
+        matches!(self, Op::Append { .. } | Op::Complete { .. })
+    }
+
+    fn run_id(&self) -> Option<&str> {
+        match self {
+            Op::PutComponent { .. } => None,
+            Op::CreateRun(run) => Some(&run.id),
+            Op::Append { run_id, .. }
+            | Op::Complete { run_id, .. }
+            | Op::Resolve { run_id, .. }
+            | Op::SetStatus { run_id, .. } => Some(run_id),
+        }
+    }
+}
+
+pub(crate) struct Job {
+    pub op: Op,
+    pub durability: Durability,
+    pub reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// Handle to the writer thread; dropping it commits what is queued and
+/// waits for the thread to finish.
+pub(crate) struct Writer {
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn spawn(conn: Connection, fsync: FsyncPolicy) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("relive-journal-writer".into())
+            .spawn(move || run(conn, rx, fsync))?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn submit(&self, job: Job) {
+        if let Some(tx) = &self.tx
+            && let Err(mpsc::SendError(job)) = tx.send(job)
+        {
+            let _ = job.reply.send(Err("the journal writer has stopped".into()));
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, fsync: FsyncPolicy) {
+    let mut poisoned: HashMap<String, String> = HashMap::new();
+    let mut synchronous_full = false;
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let want_full = fsync == FsyncPolicy::EveryEntry
+            || batch.iter().any(|j| j.durability == Durability::Sync);
+        if want_full != synchronous_full {
+            let pragma = if want_full {
+                "PRAGMA synchronous = FULL"
+            } else {
+                "PRAGMA synchronous = NORMAL"
+            };
+            if conn.execute_batch(pragma).is_ok() {
+                synchronous_full = want_full;
+            }
+        }
+        let outcome = commit_batch(&mut conn, &batch, &mut poisoned);
+        for (job, result) in batch.drain(..).zip(outcome) {
+            let _ = job.reply.send(result);
+        }
+    }
+    // Queue closed: everything was committed above. Fold the WAL back into
+    // the database so the file is self-contained when the process exits.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+/// Applies a batch in one transaction; returns one result per job.
+fn commit_batch(
+    conn: &mut Connection,
+    batch: &[Job],
+    poisoned: &mut HashMap<String, String>,
+) -> Vec<Result<(), String>> {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return vec![Err(format!("cannot begin journal transaction: {e}")); batch.len()],
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        if let Some(run) = job.op.run_id()
+            && job.op.poisons()
+            && let Some(first) = poisoned.get(run)
+        {
+            results.push(Err(format!(
+                "an earlier journal write of run {run} failed: {first}"
+            )));
+            continue;
+        }
+        let result = apply(&tx, &job.op).map_err(|e| e.to_string());
+        if let (Err(message), Some(run), true) = (&result, job.op.run_id(), job.op.poisons()) {
+            poisoned
+                .entry(run.to_string())
+                .or_insert_with(|| message.clone());
+        }
+        results.push(result);
+    }
+    if let Err(e) = tx.commit() {
+        let message = format!("journal commit failed: {e}");
+        for job in batch {
+            if let (Some(run), true) = (job.op.run_id(), job.op.poisons()) {
+                poisoned
+                    .entry(run.to_string())
+                    .or_insert_with(|| message.clone());
+            }
+        }
+        return vec![Err(message); batch.len()];
+    }
+    results
+}
+
+fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
+    match op {
+        Op::PutComponent { digest, bytes } => {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO components (digest, size, bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![digest, bytes.len() as i64, bytes, now_ms()])?;
+        }
+        Op::CreateRun(run) => {
+            let now = now_ms();
+            conn.prepare_cached(
+                "INSERT INTO runs (id, agent, component_digest, input, status, config_path, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6)",
+            )?
+            .execute(params![
+                run.id,
+                run.agent,
+                run.component_digest,
+                run.input,
+                run.config_path,
+                now
+            ])?;
+        }
+        Op::Append { run_id, entry } => {
+            let resolution = entry
+                .resolution
+                .as_ref()
+                .map(|r| serde_json::to_string(r).expect("resolution serialises"));
+            conn.prepare_cached(
+                "INSERT INTO entries (run_id, seq, kind, name, request_digest, request, response, state,
+                                      started_at, finished_at, input_tokens, output_tokens, resolution)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                run_id,
+                entry.seq as i64,
+                entry.kind.as_str(),
+                entry.name,
+                entry.request_digest,
+                entry.request,
+                entry.response,
+                entry.state.as_str(),
+                entry.started_at_ms,
+                entry.finished_at_ms,
+                entry.usage.map(|u| u.input_tokens),
+                entry.usage.map(|u| u.output_tokens),
+                resolution,
+            ])?;
+        }
+        Op::Complete {
+            run_id,
+            seq,
+            response,
+            usage,
+        } => {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE entries SET response = ?3, state = 'completed', finished_at = ?4,
+                            input_tokens = ?5, output_tokens = ?6
+                     WHERE run_id = ?1 AND seq = ?2 AND state = 'started'",
+                )?
+                .execute(params![
+                    run_id,
+                    *seq as i64,
+                    response,
+                    now_ms(),
+                    usage.map(|u| u.input_tokens),
+                    usage.map(|u| u.output_tokens),
+                ])?;
+            if changed != 1 {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("entry {run_id}#{seq} is not a started entry").into(),
+                ));
+            }
+        }
+        Op::Resolve {
+            run_id,
+            seq,
+            resolution,
+            response,
+        } => {
+            let text = serde_json::to_string(resolution).expect("resolution serialises");
+            let changed = match response {
+                Some(response) => conn.execute(
+                    "UPDATE entries SET resolution = ?3, response = ?4, state = 'completed', finished_at = ?5
+                     WHERE run_id = ?1 AND seq = ?2 AND state = 'started'",
+                    params![run_id, *seq as i64, text, response, now_ms()],
+                )?,
+                None => conn.execute(
+                    "UPDATE entries SET resolution = ?3 WHERE run_id = ?1 AND seq = ?2 AND state = 'started'",
+                    params![run_id, *seq as i64, text],
+                )?,
+            };
+            if changed != 1 {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("entry {run_id}#{seq} is not a started entry").into(),
+                ));
+            }
+        }
+        Op::SetStatus {
+            run_id,
+            status,
+            output,
+            error,
+        } => {
+            conn.prepare_cached(
+                "UPDATE runs SET status = ?2, output = ?3, error = ?4, updated_at = ?5 WHERE id = ?1",
+            )?
+            .execute(params![run_id, status.as_str(), output, error, now_ms()])?;
+        }
+    }
+    Ok(())
+}

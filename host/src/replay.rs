@@ -1,0 +1,531 @@
+//! The record/replay engine (DESIGN §4): every host call goes through
+//! [`Recorder`], written once for all of them.
+//!
+//! Host call number *i* is matched against journal entry *i* by kind, name
+//! and request digest. A match returns the recorded answer without doing
+//! anything; a mismatch stops the run with a [`Divergence`]; past the last
+//! entry the call runs live and is recorded. Nothing is ever skipped,
+//! reordered or invented.
+//!
+//! Commit rule (DESIGN §3): a non-idempotent call's `started` entry is
+//! fsynced before the effect starts; an external result is committed before
+//! the guest sees it; local reads (clock, random, log) are written lazily.
+
+use crate::journal::{
+    Durability, Entry, EntryKind, EntryState, Journal, JournalError, Resolution,
+};
+use crate::llm::Usage;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Whether a call may reach the outside world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Replay what the journal holds, then run live and record.
+    Record,
+    /// Replay only: a call past the end of the journal is a divergence.
+    /// Used by `relive replay` and replay tests.
+    ReplayOnly,
+}
+
+/// What an external call does when interrupted by a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Safe to run again with the same idempotency key (LLM calls, tools
+    /// marked `idempotent`).
+    Idempotent,
+    /// Not safe: a crash during the call makes the run `uncertain`.
+    NonIdempotent,
+}
+
+/// One side of a divergence: a call as recorded or as made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallDescription {
+    pub kind: EntryKind,
+    pub name: String,
+    pub request: String,
+}
+
+impl fmt::Display for CallDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} `{}` {}",
+            self.kind,
+            self.name,
+            shorten(&self.request, 200)
+        )
+    }
+}
+
+/// The first call that differs from the journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// Index of the journal entry that did not match.
+    pub seq: u64,
+    /// What the journal holds at `seq` (`None`: the journal ended).
+    pub expected: Option<CallDescription>,
+    /// What the agent did at `seq` (`None`: the agent finished).
+    pub actual: Option<CallDescription>,
+}
+
+/// The causes worth checking first, printed under every divergence.
+pub const DIVERGENCE_HINT: &str = "usual causes: the agent's code changed since the run was recorded (a changed prompt, \
+tool arguments or call order); or the agent is nondeterministic outside the host's view (HashMap \
+iteration order, global state). A run is pinned to the component it started with; test a new build \
+against recorded runs with `relive replay`.";
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "diverged at entry #{}", self.seq)?;
+        match &self.expected {
+            Some(e) => writeln!(f, "  expected: {e}")?,
+            None => writeln!(
+                f,
+                "  expected: the end of the journal (it has {} entries)",
+                self.seq
+            )?,
+        }
+        match &self.actual {
+            Some(a) => writeln!(f, "  actual:   {a}")?,
+            None => writeln!(f, "  actual:   the agent finished")?,
+        }
+        if let (Some(e), Some(a)) = (&self.expected, &self.actual)
+            && e.kind == a.kind
+            && e.name == a.name
+            && let Some(diff) = first_difference(&e.request, &a.request)
+        {
+            writeln!(f, "  differs:  {diff}")?;
+        }
+        write!(f, "{DIVERGENCE_HINT}")
+    }
+}
+
+/// Why the host stopped a guest.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    #[error("{0}")]
+    Diverged(Divergence),
+    #[error(
+        "entry #{seq} ({kind} `{name}`) was interrupted by a crash and is not idempotent: it may or may not have taken effect"
+    )]
+    Uncertain {
+        seq: u64,
+        kind: EntryKind,
+        name: String,
+    },
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("entry #{seq} is damaged: {message}")]
+    Damaged { seq: u64, message: String },
+}
+
+/// A host call as it happens, for progress output.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub seq: u64,
+    pub kind: EntryKind,
+    pub name: String,
+    pub phase: Phase,
+    pub duration: Duration,
+    pub usage: Option<Usage>,
+    /// The request (for `started`) or the response (for `completed`), JSON.
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// An external call is about to run live.
+    Started,
+    /// A live call finished and is recorded.
+    Completed,
+}
+
+/// Receives [`Event`]s for live calls (replayed calls are silent).
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Position and answers of one run's journal; lives in the store.
+pub struct Recorder {
+    run_id: String,
+    /// `None` in replay-only mode, where nothing is ever written.
+    journal: Option<Arc<dyn Journal>>,
+    mode: Mode,
+    recorded: Vec<Entry>,
+    cursor: usize,
+    llm_calls: u64,
+    replaying: Arc<AtomicBool>,
+    observer: Option<Observer>,
+    /// Set when the host stops the guest; read after the guest returns.
+    pub stop: Option<Stop>,
+}
+
+impl Recorder {
+    /// A recorder positioned at the start of `recorded` (the run's journal
+    /// so far; empty for a new run).
+    pub fn new(
+        run_id: String,
+        journal: Option<Arc<dyn Journal>>,
+        recorded: Vec<Entry>,
+        mode: Mode,
+        observer: Option<Observer>,
+    ) -> Recorder {
+        let replaying = Arc::new(AtomicBool::new(!recorded.is_empty()));
+        Recorder {
+            run_id,
+            journal,
+            mode,
+            recorded,
+            cursor: 0,
+            llm_calls: 0,
+            replaying,
+            observer,
+            stop: None,
+        }
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// True while the guest is still inside the recorded part of the run;
+    /// output it produces then was already shown the first time.
+    pub fn replaying_flag(&self) -> Arc<AtomicBool> {
+        self.replaying.clone()
+    }
+
+    /// The journal position the next call will take.
+    pub fn next_seq(&self) -> u64 {
+        self.cursor as u64
+    }
+
+    /// How many LLM calls came before the current one.
+    pub fn llm_call_index(&self) -> u64 {
+        self.llm_calls
+    }
+
+    /// The idempotency key of the call at `seq`: identical when the same
+    /// call is re-issued after a crash.
+    pub fn idempotency_key(&self, seq: u64) -> String {
+        idempotency_key(&self.run_id, seq)
+    }
+
+    /// Entries recorded but not reached by the guest.
+    pub fn remaining(&self) -> usize {
+        self.recorded.len() - self.cursor
+    }
+
+    fn journal(&self) -> Result<&Arc<dyn Journal>, Stop> {
+        self.journal.as_ref().ok_or_else(|| {
+            Stop::Journal(JournalError::Other(
+                "a replay-only run tried to write to the journal".into(),
+            ))
+        })
+    }
+
+    fn advance(&mut self) {
+        self.cursor += 1;
+        if self.cursor >= self.recorded.len() {
+            self.replaying.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Records a stop reason and turns it into a trap for the guest.
+    pub fn fail(&mut self, stop: Stop) -> wasmtime::Error {
+        let message = stop.to_string();
+        self.stop = Some(stop);
+        wasmtime::Error::msg(message)
+    }
+
+    /// Checks entry `recorded[cursor]` against a call; returns it if it
+    /// matches.
+    fn matching(&mut self, kind: EntryKind, name: &str, request: &str) -> Result<Option<Entry>, Stop> {
+        let seq = self.cursor as u64;
+        let Some(entry) = self.recorded.get(self.cursor) else {
+            if self.mode == Mode::ReplayOnly {
+                return Err(Stop::Diverged(Divergence {
+                    seq,
+                    expected: None,
+                    actual: Some(CallDescription {
+                        kind,
+                        name: name.to_string(),
+                        request: request.to_string(),
+                    }),
+                }));
+            }
+            return Ok(None);
+        };
+        if entry.kind != kind
+            || entry.name != name
+            || entry.request_digest != crate::journal::digest_hex(request.as_bytes())
+        {
+            return Err(Stop::Diverged(Divergence {
+                seq,
+                expected: Some(CallDescription {
+                    kind: entry.kind,
+                    name: entry.name.clone(),
+                    request: entry.request.clone(),
+                }),
+                actual: Some(CallDescription {
+                    kind,
+                    name: name.to_string(),
+                    request: request.to_string(),
+                }),
+            }));
+        }
+        Ok(Some(entry.clone()))
+    }
+
+    /// A local read (clock, random) or a log event: replayed from the
+    /// journal, or produced by `live` and recorded lazily.
+    pub fn local(
+        &mut self,
+        kind: EntryKind,
+        name: &str,
+        request: String,
+        live: impl FnOnce() -> String,
+    ) -> Result<String, Stop> {
+        if let Some(entry) = self.matching(kind, name, &request)? {
+            let seq = entry.seq;
+            let response = entry.response.ok_or_else(|| Stop::Damaged {
+                seq,
+                message: "a local read was recorded without its value".into(),
+            })?;
+            self.advance();
+            return Ok(response);
+        }
+        let seq = self.cursor as u64;
+        let response = live();
+        let mut entry = Entry::new(seq, kind, name, request);
+        entry.finished_at_ms = Some(entry.started_at_ms);
+        entry.response = Some(response.clone());
+        entry.state = EntryState::Completed;
+        if let Some(observer) = &self.observer {
+            observer(&Event {
+                seq,
+                kind,
+                name: name.to_string(),
+                phase: Phase::Completed,
+                duration: Duration::ZERO,
+                usage: None,
+                detail: entry.request.clone(),
+            });
+        }
+        // Lazy: committed with the next batch; a crash that loses it is
+        // harmless because nothing outside the sandbox saw it. A failure
+        // poisons the run in the writer, so the next awaited write reports it.
+        drop(self.journal()?.append(&self.run_id, entry, Durability::Lazy));
+        // Live entries are not kept in memory: `cursor` runs ahead of
+        // `recorded`, and `matching` treats every position past its end as
+        // live.
+        self.cursor += 1;
+        Ok(response)
+    }
+
+    /// An external call (LLM, tool): replayed, re-executed after a crash, or
+    /// run live and recorded. `live` gets the call's journal position.
+    pub async fn external<F, Fut>(
+        &mut self,
+        kind: EntryKind,
+        name: &str,
+        request: String,
+        effect: Effect,
+        live: F,
+    ) -> Result<String, Stop>
+    where
+        F: FnOnce(u64) -> Fut,
+        Fut: Future<Output = (String, Option<Usage>)>,
+    {
+        if kind == EntryKind::Llm {
+            self.llm_calls += 1;
+        }
+        let seq = self.cursor as u64;
+        if let Some(entry) = self.matching(kind, name, &request)? {
+            match entry.state {
+                EntryState::Completed => {
+                    let response = entry.response.ok_or_else(|| Stop::Damaged {
+                        seq,
+                        message: "completed entry without a response".into(),
+                    })?;
+                    self.advance();
+                    return Ok(response);
+                }
+                EntryState::Started => {
+                    let retry_allowed = effect == Effect::Idempotent
+                        || matches!(entry.resolution, Some(Resolution::Retry { .. }));
+                    if !retry_allowed {
+                        return Err(Stop::Uncertain {
+                            seq,
+                            kind,
+                            name: name.to_string(),
+                        });
+                    }
+                    // Interrupted by a crash and safe to repeat: run it again
+                    // with the same idempotency key, then complete the entry.
+                    self.advance();
+                    let response = self.run_live(seq, kind, name, &request, live).await?;
+                    return Ok(response);
+                }
+            }
+        }
+        let entry = Entry::new(seq, kind, name, request.clone());
+        let started = self.journal()?.append(
+            &self.run_id,
+            entry,
+            match effect {
+                Effect::NonIdempotent => Durability::Sync,
+                Effect::Idempotent => Durability::Lazy,
+            },
+        );
+        if effect == Effect::NonIdempotent {
+            // The effect must not start before its entry is on disk.
+            started.wait().await?;
+        } else {
+            drop(started);
+        }
+        self.cursor += 1;
+        self.replaying.store(false, Ordering::Relaxed);
+        self.run_live(seq, kind, name, &request, live).await
+    }
+
+    async fn run_live<F, Fut>(
+        &mut self,
+        seq: u64,
+        kind: EntryKind,
+        name: &str,
+        request: &str,
+        live: F,
+    ) -> Result<String, Stop>
+    where
+        F: FnOnce(u64) -> Fut,
+        Fut: Future<Output = (String, Option<Usage>)>,
+    {
+        let begun = Instant::now();
+        if let Some(observer) = &self.observer {
+            observer(&Event {
+                seq,
+                kind,
+                name: name.to_string(),
+                phase: Phase::Started,
+                duration: Duration::ZERO,
+                usage: None,
+                detail: request.to_string(),
+            });
+        }
+        let (response, usage) = live(seq).await;
+        // The result is committed before the guest sees it.
+        self.journal()?
+            .complete(&self.run_id, seq, response.clone(), usage, Durability::Commit)
+            .wait()
+            .await?;
+        if let Some(observer) = &self.observer {
+            observer(&Event {
+                seq,
+                kind,
+                name: name.to_string(),
+                phase: Phase::Completed,
+                duration: begun.elapsed(),
+                usage,
+                detail: response.clone(),
+            });
+        }
+        Ok(response)
+    }
+
+    /// Called when the guest returned: in a replay, every recorded entry
+    /// must have been reached.
+    pub fn finish(&self) -> Result<(), Stop> {
+        if self.cursor < self.recorded.len() {
+            let entry = &self.recorded[self.cursor];
+            return Err(Stop::Diverged(Divergence {
+                seq: entry.seq,
+                expected: Some(CallDescription {
+                    kind: entry.kind,
+                    name: entry.name.clone(),
+                    request: entry.request.clone(),
+                }),
+                actual: None,
+            }));
+        }
+        Ok(())
+    }
+}
+
+/// The idempotency key of the call at `seq` of run `run_id`, sent with
+/// outgoing requests and given to tools.
+pub fn idempotency_key(run_id: &str, seq: u64) -> String {
+    format!("relive-{run_id}-{seq}")
+}
+
+/// Cuts `text` to `max` characters, marking the cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}… ({} bytes)", text.len())
+}
+
+/// Where two requests first differ, with a little context on each side.
+fn first_difference(expected: &str, actual: &str) -> Option<String> {
+    if expected == actual {
+        return None;
+    }
+    let at = expected
+        .char_indices()
+        .zip(actual.chars())
+        .find(|((_, a), b)| a != b)
+        .map(|((i, _), _)| i)
+        .unwrap_or_else(|| expected.len().min(actual.len()));
+    let start = expected[..at]
+        .char_indices()
+        .rev()
+        .nth(20)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let window = |s: &str| {
+        let tail = s.get(start..).unwrap_or("");
+        shorten(tail, 60)
+    };
+    Some(format!(
+        "at byte {at}: expected …{} but got …{}",
+        window(expected),
+        window(actual)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn difference_points_at_first_changed_byte() {
+        let d = first_difference(r#"{"q":"wasm runtimes"}"#, r#"{"q":"wasm runtime"}"#).unwrap();
+        assert!(d.contains("at byte 17"), "{d}");
+        assert!(first_difference("same", "same").is_none());
+    }
+
+    #[test]
+    fn divergence_message_names_index_expected_and_actual() {
+        let d = Divergence {
+            seq: 12,
+            expected: Some(CallDescription {
+                kind: EntryKind::Tool,
+                name: "search".into(),
+                request: "{\"q\":\"a\"}".into(),
+            }),
+            actual: Some(CallDescription {
+                kind: EntryKind::Tool,
+                name: "search".into(),
+                request: "{\"q\":\"b\"}".into(),
+            }),
+        };
+        let text = d.to_string();
+        assert!(text.starts_with("diverged at entry #12"), "{text}");
+        assert!(text.contains("expected: tool `search` {\"q\":\"a\"}"), "{text}");
+        assert!(text.contains("actual:   tool `search` {\"q\":\"b\"}"), "{text}");
+        assert!(text.contains("usual causes"), "{text}");
+    }
+}

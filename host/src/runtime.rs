@@ -1,0 +1,370 @@
+//! Runs agents: starts new runs, resumes interrupted ones by replay, and
+//! replays recorded journals without touching the outside world.
+//!
+//! The engine and linker are built once per [`Runtime`]; each run gets its
+//! own store with the capabilities its agent was granted.
+
+use crate::bindings::{Agent, AgentPre};
+use crate::config::{Config, ModelConfig};
+use crate::host_calls::{Grants, Host, HostState};
+use crate::journal::export::JournalFile;
+use crate::journal::{
+    Durability, Entry, EntryState, Journal, NewRun, RunRecord, RunStatus, component_digest,
+    new_run_id,
+};
+use crate::llm::Provider;
+use crate::replay::{Divergence, Mode, Observer, Recorder, Stop};
+use crate::sandbox::{self, ComponentError};
+use crate::tools::Tool;
+use anyhow::{Context as _, anyhow, bail};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
+use wasmtime_wasi::p2::bindings::random::random;
+
+/// How a run ended (this time).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Completed { output: String },
+    Failed { error: String },
+    Diverged(Divergence),
+    /// A non-idempotent call was interrupted; `relive resolve` decides.
+    Uncertain { seq: u64, message: String },
+}
+
+impl Outcome {
+    pub fn status(&self) -> RunStatus {
+        match self {
+            Outcome::Completed { .. } => RunStatus::Completed,
+            Outcome::Failed { .. } => RunStatus::Failed,
+            Outcome::Diverged(_) => RunStatus::Diverged,
+            Outcome::Uncertain { .. } => RunStatus::Uncertain,
+        }
+    }
+}
+
+/// What `start`, `resume` and `replay` report.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub run_id: String,
+    pub outcome: Outcome,
+    /// Entries answered from the journal.
+    pub replayed: usize,
+    /// Wall time of the execution.
+    pub elapsed: Duration,
+}
+
+/// The engine, the linker and the journal.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    journal: Arc<dyn Journal>,
+}
+
+impl Runtime {
+    pub fn new(journal: Arc<dyn Journal>) -> anyhow::Result<Runtime> {
+        let engine = sandbox::engine()?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // Clocks and randomness are answered by the journal instead.
+        linker.allow_shadowing(true);
+        wall_clock::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
+        monotonic_clock::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
+        random::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
+        linker.allow_shadowing(false);
+        Agent::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            journal,
+        })
+    }
+
+    pub fn journal(&self) -> &Arc<dyn Journal> {
+        &self.journal
+    }
+
+    /// Compiles `bytes` and checks that they implement the agent world with
+    /// imports this host provides.
+    pub fn load(&self, path: &str, bytes: &[u8]) -> Result<AgentPre<HostState>, ComponentError> {
+        let component: Component = sandbox::load_component(&self.engine, path, bytes)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| ComponentError::WrongWorld {
+                path: path.to_string(),
+                message: format!("{e:#}"),
+            })?;
+        AgentPre::new(pre).map_err(|e| ComponentError::WrongWorld {
+            path: path.to_string(),
+            message: format!("{e:#}"),
+        })
+    }
+
+    /// Starts a new run of `agent` on `input` and runs it to its end.
+    pub async fn start(
+        &self,
+        agent: &str,
+        path: &str,
+        bytes: &[u8],
+        input: String,
+        config: &Config,
+        observer: Option<Observer>,
+        on_created: impl FnOnce(&str),
+    ) -> anyhow::Result<RunReport> {
+        let pre = self.load(path, bytes)?;
+        let grants = build_grants(config, agent)?;
+        let digest = component_digest(bytes);
+        self.journal
+            .put_component(&digest, bytes)
+            .wait()
+            .await
+            .context("cannot store the component in the journal")?;
+        let run = NewRun {
+            id: new_run_id(),
+            agent: agent.to_string(),
+            component_digest: digest,
+            input,
+            config_path: config
+                .source
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+                .map(|p| p.display().to_string()),
+        };
+        self.journal
+            .create_run(run.clone())
+            .wait()
+            .await
+            .context("cannot create the run in the journal")?;
+        on_created(&run.id);
+        self.execute(&run.id, &run.input, &pre, Vec::new(), grants, observer)
+            .await
+    }
+
+    /// Resumes `run`: replays its journal, then goes on live.
+    pub async fn resume(
+        &self,
+        run: &RunRecord,
+        config: &Config,
+        observer: Option<Observer>,
+    ) -> anyhow::Result<RunReport> {
+        if run.status.is_final() {
+            bail!(
+                "run {} is {} and cannot be resumed",
+                run.id,
+                run.status
+            );
+        }
+        let entries = self.journal.entries(&run.id)?;
+        if run.status == RunStatus::Uncertain
+            && entries
+                .last()
+                .is_some_and(|e| e.state == EntryState::Started && e.resolution.is_none())
+        {
+            let last = entries.last().expect("checked");
+            bail!(
+                "run {} is uncertain: entry #{} ({} `{}`) was interrupted and is not idempotent; decide with `relive resolve {} --retry`, `--result JSON` or `--fail`",
+                run.id,
+                last.seq,
+                last.kind,
+                last.name,
+                run.id
+            );
+        }
+        let bytes = self
+            .journal
+            .component(&run.component_digest)?
+            .ok_or_else(|| {
+                anyhow!(
+                    "the journal has no component {} for run {}",
+                    run.component_digest,
+                    run.id
+                )
+            })?;
+        let pre = self.load(&run.component_digest, &bytes)?;
+        let grants = build_grants(config, &run.agent)?;
+        if run.status != RunStatus::Running {
+            self.journal
+                .set_status(&run.id, RunStatus::Running, None, None, Durability::Commit)
+                .wait()
+                .await?;
+        }
+        self.execute(&run.id, &run.input, &pre, entries, grants, observer)
+            .await
+    }
+
+    /// Replays a recorded journal against a component, calling nothing
+    /// live; passes only if every call matches and the output is the same.
+    pub async fn replay(&self, path: &str, bytes: &[u8], file: &JournalFile) -> anyhow::Result<RunReport> {
+        let pre = self.load(path, bytes)?;
+        let mut report = self
+            .run_store(
+                &file.run.id,
+                &file.run.input,
+                &pre,
+                file.entries.clone(),
+                Grants::default(),
+                None,
+                Mode::ReplayOnly,
+            )
+            .await?;
+        if let Outcome::Completed { output } = &report.outcome
+            && file.run.status == RunStatus::Completed
+            && file.run.output.as_deref() != Some(output.as_str())
+        {
+            report.outcome = Outcome::Failed {
+                error: format!(
+                    "every call matched, but the output differs:\n  recorded: {}\n  replayed: {}",
+                    file.run.output.as_deref().unwrap_or(""),
+                    output
+                ),
+            };
+        }
+        Ok(report)
+    }
+
+    async fn execute(
+        &self,
+        run_id: &str,
+        input: &str,
+        pre: &AgentPre<HostState>,
+        recorded: Vec<Entry>,
+        grants: Grants,
+        observer: Option<Observer>,
+    ) -> anyhow::Result<RunReport> {
+        let report = self
+            .run_store(run_id, input, pre, recorded, grants, observer, Mode::Record)
+            .await?;
+        let (output, error) = match &report.outcome {
+            Outcome::Completed { output } => (Some(output.clone()), None),
+            Outcome::Failed { error } => (None, Some(error.clone())),
+            Outcome::Diverged(d) => (None, Some(d.to_string())),
+            Outcome::Uncertain { message, .. } => (None, Some(message.clone())),
+        };
+        // The end of a run is fsynced: everything before it in the WAL
+        // becomes durable with it.
+        self.journal
+            .set_status(run_id, report.outcome.status(), output, error, Durability::Sync)
+            .wait()
+            .await
+            .context("cannot record the end of the run")?;
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_store(
+        &self,
+        run_id: &str,
+        input: &str,
+        pre: &AgentPre<HostState>,
+        recorded: Vec<Entry>,
+        grants: Grants,
+        observer: Option<Observer>,
+        mode: Mode,
+    ) -> anyhow::Result<RunReport> {
+        let begun = std::time::Instant::now();
+        let replayable = recorded.len();
+        let journal = (mode == Mode::Record).then(|| self.journal.clone());
+        let recorder = Recorder::new(run_id.to_string(), journal, recorded, mode, observer);
+        let wasi = sandbox::wasi_ctx(run_id, recorder.replaying_flag());
+        let state = HostState::new(wasi, recorder, grants, sandbox::store_limits());
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let result = match pre.instantiate_async(&mut store).await {
+            Ok(agent) => agent.call_run(&mut store, input).await,
+            Err(e) => Err(e),
+        };
+        let recorder = &mut store.data_mut().recorder;
+        let replayed = replayable.min(recorder.next_seq() as usize);
+        let stop = recorder.stop.take().or_else(|| match &result {
+            Ok(_) => recorder.finish().err(),
+            Err(_) => None,
+        });
+        let outcome = match (stop, result) {
+            (Some(Stop::Diverged(d)), _) => Outcome::Diverged(d),
+            (Some(stop @ Stop::Uncertain { .. }), _) => {
+                let Stop::Uncertain { seq, .. } = &stop else {
+                    unreachable!()
+                };
+                Outcome::Uncertain {
+                    seq: *seq,
+                    message: format!(
+                        "{stop}; decide with `relive resolve {run_id} --retry` (run it again), `--result JSON` (supply its result) or `--fail`"
+                    ),
+                }
+            }
+            (Some(stop), _) => {
+                // The host could not do its part (journal I/O, damaged
+                // entries): the run is left as it was, to be resumed.
+                return Err(anyhow!(stop).context(format!("run {run_id} stopped")));
+            }
+            (None, Ok(Ok(output))) => Outcome::Completed { output },
+            (None, Ok(Err(error))) => Outcome::Failed { error },
+            (None, Err(trap)) => Outcome::Failed {
+                error: format!("the agent trapped: {trap:#}"),
+            },
+        };
+        Ok(RunReport {
+            run_id: run_id.to_string(),
+            outcome,
+            replayed,
+            elapsed: begun.elapsed(),
+        })
+    }
+}
+
+/// Builds the providers and tools `agent` was granted in `config`.
+pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
+    let grants = config.agent(agent);
+    let mut models: std::collections::BTreeMap<String, Arc<dyn Provider>> = Default::default();
+    for name in &grants.models {
+        let provider: Arc<dyn Provider> = match &config.models[name] {
+            ModelConfig::Scripted { script } => Arc::new(
+                crate::llm::scripted::ScriptedProvider::from_file(&config.resolve(script))
+                    .with_context(|| format!("model `{name}` (key models.{name}.script)"))?,
+            ),
+            ModelConfig::Openai {
+                base_url,
+                model,
+                api_key_env,
+                timeout_secs,
+            } => {
+                let key = match api_key_env {
+                    Some(var) => Some(std::env::var(var).map_err(|_| {
+                        anyhow!(
+                            "model `{name}`: models.{name}.api_key_env names the environment variable {var}, which is not set; export it or remove the key"
+                        )
+                    })?),
+                    None => None,
+                };
+                Arc::new(crate::llm::openai::OpenAiProvider::new(
+                    base_url.clone(),
+                    model.clone(),
+                    key,
+                    Duration::from_secs(timeout_secs.unwrap_or(crate::config::DEFAULT_LLM_TIMEOUT_SECS)),
+                ))
+            }
+        };
+        models.insert(name.clone(), provider);
+    }
+    let mut tools: std::collections::BTreeMap<String, Arc<dyn Tool>> = Default::default();
+    for name in &grants.tools {
+        tools.insert(
+            name.clone(),
+            Arc::new(crate::tools::command::CommandTool::new(
+                name,
+                &config.tools[name],
+                &config.base_dir,
+            )),
+        );
+    }
+    Ok(Grants {
+        agent: agent.to_string(),
+        config_source: config.describe_source(),
+        default_model: grants.models.first().cloned(),
+        models,
+        tools,
+    })
+}

@@ -1,0 +1,256 @@
+//! The sandbox: engine configuration, component checks, the guest's WASI
+//! context and its limits (DESIGN §6).
+//!
+//! Secure defaults, set here and nowhere else:
+//! - no preopened directories, no environment variables, no arguments;
+//! - no network: TCP, UDP and name lookups are denied;
+//! - stdin is empty; stdout and stderr are captured and shown on the host's
+//!   stderr, prefixed, and only once (not again while a run replays);
+//! - clocks and `wasi:random/random` are answered by the journal (see
+//!   `host_calls.rs`); `wasi:random/insecure` is seeded from the run id, so
+//!   it replays without journaling;
+//! - linear memory is capped at [`DEFAULT_MAX_MEMORY_BYTES`].
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use tokio::io::AsyncWrite;
+use wasmtime::component::Component;
+use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+
+/// Largest linear memory a guest may grow to.
+pub const DEFAULT_MAX_MEMORY_BYTES: usize = 512 << 20;
+/// Largest component file accepted.
+pub const MAX_COMPONENT_BYTES: usize = 256 << 20;
+/// Largest argument or result of one host call (JSON bytes).
+pub const MAX_HOST_CALL_BYTES: usize = 16 << 20;
+/// Largest `get-random-bytes` request.
+pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
+/// Guest stdout and stderr shown per run; the rest is dropped with a note.
+pub const MAX_GUEST_OUTPUT_BYTES: usize = 1 << 20;
+
+/// Why a component cannot run as an agent.
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentError {
+    #[error("{path} is larger than {MAX_COMPONENT_BYTES} bytes ({size} bytes)")]
+    TooLarge { path: String, size: usize },
+    #[error(
+        "{path} is not a WebAssembly file (it does not start with the `\\0asm` magic); pass the .wasm built by `cargo build --target wasm32-wasip2`"
+    )]
+    NotWasm { path: String },
+    #[error(
+        "{path} is a core WebAssembly module, not a component; build the agent with `cargo build --target wasm32-wasip2` (not wasm32-unknown-unknown or wasm32-wasip1)"
+    )]
+    CoreModule { path: String },
+    #[error("{path} is not a valid WebAssembly component: {message}")]
+    Invalid { path: String, message: String },
+    #[error(
+        "{path} does not implement the relive:agent@0.1.0 world: it has no export `run` (it exports: {exports}); export one with `relive_sdk::export_agent!`"
+    )]
+    MissingRun { path: String, exports: String },
+    #[error("{path} does not implement the relive:agent@0.1.0 world: {message}")]
+    WrongWorld { path: String, message: String },
+}
+
+/// Builds the engine every component runs on.
+pub fn engine() -> anyhow::Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    if let Some(cache) = compilation_cache() {
+        config.cache(Some(cache));
+    }
+    Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot configure wasmtime: {e}"))
+}
+
+/// Compiled components are cached on disk, so the second start of an agent
+/// skips compilation. `RELIVE_CACHE_DIR` overrides the location; an empty
+/// value disables the cache.
+fn compilation_cache() -> Option<wasmtime::Cache> {
+    let dir = match std::env::var_os("RELIVE_CACHE_DIR") {
+        Some(d) if d.is_empty() => return None,
+        Some(d) => PathBuf::from(d),
+        None => {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            base.join("relive")
+        }
+    };
+    let mut config = wasmtime::CacheConfig::new();
+    config.with_directory(dir);
+    wasmtime::Cache::new(config).ok()
+}
+
+/// Checks `bytes` (read from `path`) and compiles them into a component.
+pub fn load_component(
+    engine: &Engine,
+    path: &str,
+    bytes: &[u8],
+) -> Result<Component, ComponentError> {
+    let path = path.to_string();
+    if bytes.len() > MAX_COMPONENT_BYTES {
+        return Err(ComponentError::TooLarge {
+            path,
+            size: bytes.len(),
+        });
+    }
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(ComponentError::NotWasm { path });
+    }
+    // Core modules carry version 1 in bytes 4..8; components a layer field.
+    if bytes[4..8] == [1, 0, 0, 0] {
+        return Err(ComponentError::CoreModule { path });
+    }
+    let component = Component::new(engine, bytes).map_err(|e| ComponentError::Invalid {
+        path: path.clone(),
+        message: format!("{e:#}"),
+    })?;
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    if !exports.iter().any(|e| e == "run") {
+        return Err(ComponentError::MissingRun {
+            path,
+            exports: if exports.is_empty() {
+                "nothing".into()
+            } else {
+                exports.join(", ")
+            },
+        });
+    }
+    Ok(component)
+}
+
+/// The WASI context of one run, with the defaults listed in the module
+/// documentation.
+pub fn wasi_ctx(run_id: &str, replaying: Arc<AtomicBool>) -> WasiCtx {
+    let seed = crate::journal::digest_hex(run_id.as_bytes());
+    let seed = u128::from_str_radix(&seed[..32], 16).unwrap_or(0);
+    let budget = Arc::new(AtomicUsize::new(MAX_GUEST_OUTPUT_BYTES));
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .stdout(GuestOutput::new("stdout", replaying.clone(), budget.clone()))
+        .stderr(GuestOutput::new("stderr", replaying, budget))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .insecure_random_seed(seed)
+        .insecure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
+            seed as u64,
+        ));
+    builder.build()
+}
+
+/// Store limits: memory cap, few instances and tables.
+pub fn store_limits() -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(DEFAULT_MAX_MEMORY_BYTES)
+        .instances(64)
+        .tables(64)
+        .memories(16)
+        .trap_on_grow_failure(true)
+        .build()
+}
+
+/// The guest's stdout or stderr: copied to the host's stderr with a
+/// prefix, except while the run replays (the lines were shown the first
+/// time), and cut at [`MAX_GUEST_OUTPUT_BYTES`] per run.
+#[derive(Clone)]
+struct GuestOutput {
+    stream: &'static str,
+    replaying: Arc<AtomicBool>,
+    budget: Arc<AtomicUsize>,
+}
+
+impl GuestOutput {
+    fn new(stream: &'static str, replaying: Arc<AtomicBool>, budget: Arc<AtomicUsize>) -> Self {
+        GuestOutput {
+            stream,
+            replaying,
+            budget,
+        }
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(GuestWriter {
+            out: self.clone(),
+            line: Vec::new(),
+        })
+    }
+}
+
+struct GuestWriter {
+    out: GuestOutput,
+    line: Vec<u8>,
+}
+
+impl GuestWriter {
+    fn emit_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        if self.out.replaying.load(Ordering::Relaxed) {
+            return;
+        }
+        let left = self.out.budget.load(Ordering::Relaxed);
+        if left == 0 {
+            return;
+        }
+        let take = line.len().min(left);
+        self.out.budget.fetch_sub(take, Ordering::Relaxed);
+        let text = String::from_utf8_lossy(&line[..take]);
+        if take < line.len() || take == left {
+            eprintln!(
+                "  [agent {}] {text}\n  [agent output cut at {MAX_GUEST_OUTPUT_BYTES} bytes]",
+                self.out.stream
+            );
+        } else {
+            eprintln!("  [agent {}] {text}", self.out.stream);
+        }
+    }
+}
+
+impl AsyncWrite for GuestWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        for &b in buf {
+            if b == b'\n' {
+                self.emit_line();
+            } else if self.line.len() < MAX_GUEST_OUTPUT_BYTES {
+                self.line.push(b);
+            }
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if !self.line.is_empty() {
+            self.emit_line();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for GuestWriter {
+    fn drop(&mut self) {
+        if !self.line.is_empty() {
+            self.emit_line();
+        }
+    }
+}
