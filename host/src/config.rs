@@ -282,7 +282,7 @@ impl Config {
 
     /// Resolves a path from the file against the file's directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() {
+        if path.is_absolute() || self.base_dir == Path::new(".") {
             path.to_path_buf()
         } else {
             self.base_dir.join(path)
@@ -321,7 +321,9 @@ mod tests {
 
     #[test]
     fn missing_idempotent_flag_is_an_error() {
-        let err = parse("[tools.t]\ncommand=[\"x\"]\n").unwrap_err().to_string();
+        let err = parse("[tools.t]\ncommand=[\"x\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("idempotent"), "{err}");
     }
 

@@ -120,9 +120,7 @@ impl HasData for Host {
 /// Refuses a host-call argument over [`MAX_HOST_CALL_BYTES`].
 fn check_size(what: &str, len: usize) -> wasmtime::Result<()> {
     if len > MAX_HOST_CALL_BYTES {
-        bail!(
-            "{what} is {len} bytes, over the limit of {MAX_HOST_CALL_BYTES} bytes per host call"
-        );
+        bail!("{what} is {len} bytes, over the limit of {MAX_HOST_CALL_BYTES} bytes per host call");
     }
     Ok(())
 }
@@ -243,7 +241,9 @@ impl wit_tools::Host for HostState {
         let specs = self.grants.tool_specs();
         let text = self
             .recorder
-            .local(EntryKind::ToolList, "list", "null".into(), || encode(&specs))
+            .local(EntryKind::ToolList, "list", "null".into(), || {
+                encode(&specs)
+            })
             .map_err(|stop| self.recorder.fail(stop))?;
         let specs: Vec<ToolSpec> = decode(&mut self.recorder, &text)?;
         Ok(specs.into_iter().map(Into::into).collect())

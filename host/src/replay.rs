@@ -11,9 +11,7 @@
 //! fsynced before the effect starts; an external result is committed before
 //! the guest sees it; local reads (clock, random, log) are written lazily.
 
-use crate::journal::{
-    Durability, Entry, EntryKind, EntryState, Journal, JournalError, Resolution,
-};
+use crate::journal::{Durability, Entry, EntryKind, EntryState, Journal, JournalError, Resolution};
 use crate::llm::Usage;
 use std::fmt;
 use std::future::Future;
@@ -241,7 +239,12 @@ impl Recorder {
 
     /// Checks entry `recorded[cursor]` against a call; returns it if it
     /// matches.
-    fn matching(&mut self, kind: EntryKind, name: &str, request: &str) -> Result<Option<Entry>, Stop> {
+    fn matching(
+        &mut self,
+        kind: EntryKind,
+        name: &str,
+        request: &str,
+    ) -> Result<Option<Entry>, Stop> {
         let seq = self.cursor as u64;
         let Some(entry) = self.recorded.get(self.cursor) else {
             if self.mode == Mode::ReplayOnly {
@@ -316,7 +319,10 @@ impl Recorder {
         // Lazy: committed with the next batch; a crash that loses it is
         // harmless because nothing outside the sandbox saw it. A failure
         // poisons the run in the writer, so the next awaited write reports it.
-        drop(self.journal()?.append(&self.run_id, entry, Durability::Lazy));
+        drop(
+            self.journal()?
+                .append(&self.run_id, entry, Durability::Lazy),
+        );
         // Live entries are not kept in memory: `cursor` runs ahead of
         // `recorded`, and `matching` treats every position past its end as
         // live.
@@ -417,7 +423,13 @@ impl Recorder {
         let (response, usage) = live(seq).await;
         // The result is committed before the guest sees it.
         self.journal()?
-            .complete(&self.run_id, seq, response.clone(), usage, Durability::Commit)
+            .complete(
+                &self.run_id,
+                seq,
+                response.clone(),
+                usage,
+                Durability::Commit,
+            )
             .wait()
             .await?;
         if let Some(observer) = &self.observer {
@@ -524,8 +536,14 @@ mod tests {
         };
         let text = d.to_string();
         assert!(text.starts_with("diverged at entry #12"), "{text}");
-        assert!(text.contains("expected: tool `search` {\"q\":\"a\"}"), "{text}");
-        assert!(text.contains("actual:   tool `search` {\"q\":\"b\"}"), "{text}");
+        assert!(
+            text.contains("expected: tool `search` {\"q\":\"a\"}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("actual:   tool `search` {\"q\":\"b\"}"),
+            "{text}"
+        );
         assert!(text.contains("usual causes"), "{text}");
     }
 }

@@ -27,11 +27,18 @@ use wasmtime_wasi::p2::bindings::random::random;
 /// How a run ended (this time).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Completed { output: String },
-    Failed { error: String },
+    Completed {
+        output: String,
+    },
+    Failed {
+        error: String,
+    },
     Diverged(Divergence),
     /// A non-idempotent call was interrupted; `relive resolve` decides.
-    Uncertain { seq: u64, message: String },
+    Uncertain {
+        seq: u64,
+        message: String,
+    },
 }
 
 impl Outcome {
@@ -90,13 +97,13 @@ impl Runtime {
     /// imports this host provides.
     pub fn load(&self, path: &str, bytes: &[u8]) -> Result<AgentPre<HostState>, ComponentError> {
         let component: Component = sandbox::load_component(&self.engine, path, bytes)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| ComponentError::WrongWorld {
-                path: path.to_string(),
-                message: format!("{e:#}"),
-            })?;
+        let pre =
+            self.linker
+                .instantiate_pre(&component)
+                .map_err(|e| ComponentError::WrongWorld {
+                    path: path.to_string(),
+                    message: format!("{e:#}"),
+                })?;
         AgentPre::new(pre).map_err(|e| ComponentError::WrongWorld {
             path: path.to_string(),
             message: format!("{e:#}"),
@@ -151,11 +158,7 @@ impl Runtime {
         observer: Option<Observer>,
     ) -> anyhow::Result<RunReport> {
         if run.status.is_final() {
-            bail!(
-                "run {} is {} and cannot be resumed",
-                run.id,
-                run.status
-            );
+            bail!("run {} is {} and cannot be resumed", run.id, run.status);
         }
         let entries = self.journal.entries(&run.id)?;
         if run.status == RunStatus::Uncertain
@@ -197,7 +200,12 @@ impl Runtime {
 
     /// Replays a recorded journal against a component, calling nothing
     /// live; passes only if every call matches and the output is the same.
-    pub async fn replay(&self, path: &str, bytes: &[u8], file: &JournalFile) -> anyhow::Result<RunReport> {
+    pub async fn replay(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        file: &JournalFile,
+    ) -> anyhow::Result<RunReport> {
         let pre = self.load(path, bytes)?;
         let mut report = self
             .run_store(
@@ -246,7 +254,13 @@ impl Runtime {
         // The end of a run is fsynced: everything before it in the WAL
         // becomes durable with it.
         self.journal
-            .set_status(run_id, report.outcome.status(), output, error, Durability::Sync)
+            .set_status(
+                run_id,
+                report.outcome.status(),
+                output,
+                error,
+                Durability::Sync,
+            )
             .wait()
             .await
             .context("cannot record the end of the run")?;
@@ -343,7 +357,9 @@ pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
                     base_url.clone(),
                     model.clone(),
                     key,
-                    Duration::from_secs(timeout_secs.unwrap_or(crate::config::DEFAULT_LLM_TIMEOUT_SECS)),
+                    Duration::from_secs(
+                        timeout_secs.unwrap_or(crate::config::DEFAULT_LLM_TIMEOUT_SECS),
+                    ),
                 ))
             }
         };

@@ -110,7 +110,10 @@ pub fn load_component(
         message: format!("{e:#}"),
     })?;
     let ty = component.component_type();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     if !exports.iter().any(|e| e == "run") {
         return Err(ComponentError::MissingRun {
             path,
@@ -132,7 +135,11 @@ pub fn wasi_ctx(run_id: &str, replaying: Arc<AtomicBool>) -> WasiCtx {
     let budget = Arc::new(AtomicUsize::new(MAX_GUEST_OUTPUT_BYTES));
     let mut builder = WasiCtxBuilder::new();
     builder
-        .stdout(GuestOutput::new("stdout", replaying.clone(), budget.clone()))
+        .stdout(GuestOutput::new(
+            "stdout",
+            replaying.clone(),
+            budget.clone(),
+        ))
         .stderr(GuestOutput::new("stderr", replaying, budget))
         .allow_tcp(false)
         .allow_udp(false)

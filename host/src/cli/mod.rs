@@ -1,1 +1,176 @@
-//! The command line.
+//! The `relive` command line: argument parsing, dispatch and exit codes.
+//!
+//! Output for people goes to stderr (progress) and stdout (results);
+//! `--json` prints one JSON document on stdout instead. Exit codes:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success; for `run`/`resume`/`replay`: the run completed |
+//! | 1 | error: bad input, configuration, journal or component |
+//! | 2 | usage error (bad arguments) |
+//! | 3 | the run failed: the agent returned an error or trapped |
+//! | 4 | the run diverged from its journal |
+//! | 5 | the run is uncertain: `relive resolve` must decide |
+
+mod commands;
+mod format;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code: the run failed.
+pub const EXIT_FAILED: u8 = 3;
+/// Exit code: the run diverged from its journal.
+pub const EXIT_DIVERGED: u8 = 4;
+/// Exit code: the run is uncertain.
+pub const EXIT_UNCERTAIN: u8 = 5;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success (run completed), 1 error, 2 usage, 3 run failed, 4 run diverged, 5 run uncertain.
+
+Examples:
+  relive run researcher --input \"what is durable execution?\"
+  relive run ./agent.wasm --input 10 --json
+  relive runs
+  relive show 0k3f2ab
+  relive resume 0k3f2ab
+  relive export 0k3f2ab > run.jsonl && relive replay ./agent.wasm run.jsonl";
+
+/// Durable, sandboxed host for AI agents compiled to WebAssembly components.
+///
+/// Every call an agent makes across the sandbox wall (LLM, tool, clock,
+/// randomness, log) is journaled in SQLite; a run interrupted by a crash is
+/// resumed by replaying the journal to where it stopped, then goes on live.
+#[derive(Parser, Debug)]
+#[command(name = "relive", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The journal database [default: `journal.path` in relive.toml, else ./relive.db]
+    #[arg(long, global = true, env = "RELIVE_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// The configuration file [default: ./relive.toml if present]
+    #[arg(long, global = true, env = "RELIVE_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start a new run of an agent and run it to its end.
+    Run {
+        /// A component file (.wasm), or the name of an agent in relive.toml
+        /// whose `component` key names one.
+        agent: String,
+        /// The agent's input.
+        #[arg(long, short, default_value = "", conflicts_with = "input_file")]
+        input: String,
+        /// Read the agent's input from a file ('-' for stdin).
+        #[arg(long, value_name = "PATH")]
+        input_file: Option<PathBuf>,
+        /// The agent's name, for its grants in relive.toml [default: the
+        /// file name without .wasm].
+        #[arg(long = "as", value_name = "NAME")]
+        agent_name: Option<String>,
+        /// Print one JSON object (id, status, output, error) on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Print no progress lines.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Also show clock and random reads in the progress lines.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Resume a run interrupted by a crash: replay its journal, then go on.
+    Resume {
+        /// Run id, or a unique prefix of it (4 characters or more).
+        run: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short)]
+        quiet: bool,
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// List the runs in the journal, newest first.
+    Runs {
+        /// Only runs in this status (running, suspended, completed, failed,
+        /// diverged, uncertain).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a run's timeline: every host call with its request and answer.
+    Show {
+        run: String,
+        /// Show requests and responses in full.
+        #[arg(long)]
+        full: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a run's journal as JSON lines (a portable file for `replay`).
+    Export {
+        run: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, short, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+    /// Replay a journal file against a component without calling anything
+    /// live; passes only if every call matches and the output is the same.
+    Replay {
+        /// The component to test.
+        component: PathBuf,
+        /// A journal written by `relive export`.
+        journal: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide about a non-idempotent call interrupted by a crash (a run in
+    /// status `uncertain`), then continue with `relive resume`.
+    Resolve {
+        run: String,
+        /// Run the call again.
+        #[arg(long, group = "decision")]
+        retry: bool,
+        /// Use this JSON as the call's result without running it.
+        #[arg(long, group = "decision", value_name = "JSON")]
+        result: Option<String>,
+        /// Fail the run.
+        #[arg(long, group = "decision")]
+        fail: bool,
+        /// Why (recorded with --fail).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

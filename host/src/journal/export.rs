@@ -41,7 +41,9 @@ pub enum ImportError {
     Empty,
     #[error("line 1: not a relive journal header ({0}); export one with `relive export RUN`")]
     BadHeader(String),
-    #[error("line 1: journal format version {found} is not supported (this relive reads version {VERSION}); upgrade relive")]
+    #[error(
+        "line 1: journal format version {found} is not supported (this relive reads version {VERSION}); upgrade relive"
+    )]
     Version { found: u32 },
     #[error("line {line}: {message}")]
     BadEntry { line: usize, message: String },
@@ -191,13 +193,24 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(matches!(round(""), Err(ImportError::Empty)));
-        assert!(matches!(round("\u{0}\u{1}garbage"), Err(ImportError::BadHeader(_))));
+        assert!(matches!(
+            round("\u{0}\u{1}garbage"),
+            Err(ImportError::BadHeader(_))
+        ));
         let swapped = format!("{}\n{}\n{}\n", lines[0], lines[2], lines[1]);
-        assert!(round(&swapped).unwrap_err().to_string().contains("in order"));
+        assert!(
+            round(&swapped)
+                .unwrap_err()
+                .to_string()
+                .contains("in order")
+        );
         let tampered = text.replace("{\\\"a\\\":1}", "{\\\"a\\\":2}");
         assert!(round(&tampered).unwrap_err().to_string().contains("digest"));
         let future = text.replacen("\"version\":1", "\"version\":9", 1);
-        assert!(matches!(round(&future), Err(ImportError::Version { found: 9 })));
+        assert!(matches!(
+            round(&future),
+            Err(ImportError::Version { found: 9 })
+        ));
         let truncated = &text[..text.len() - 10];
         assert!(round(truncated).is_err());
     }

@@ -261,9 +261,9 @@ fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RunRecord, String)
 
 fn finish_run(pair: (RunRecord, String)) -> Result<RunRecord, JournalError> {
     let (mut run, status) = pair;
-    run.status = status.parse().map_err(|e: String| {
-        JournalError::Other(format!("run {} is damaged: {e}", run.id))
-    })?;
+    run.status = status
+        .parse()
+        .map_err(|e: String| JournalError::Other(format!("run {} is damaged: {e}", run.id)))?;
     Ok(run)
 }
 
@@ -360,8 +360,7 @@ impl Journal for SqliteJournal {
             if let Some(run) = exact {
                 return finish_run(run);
             }
-            if id_or_prefix.len() < 4 || !id_or_prefix.chars().all(|c| c.is_ascii_alphanumeric())
-            {
+            if id_or_prefix.len() < 4 || !id_or_prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(JournalError::UnknownRun(id_or_prefix.to_string()));
             }
             let mut stmt = conn.prepare(&format!(
@@ -390,7 +389,9 @@ impl Journal for SqliteJournal {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, id DESC"
             ))?;
-            let rows: Vec<_> = stmt.query_map([], run_from_row)?.collect::<Result<_, _>>()?;
+            let rows: Vec<_> = stmt
+                .query_map([], run_from_row)?
+                .collect::<Result<_, _>>()?;
             rows.into_iter().map(finish_run).collect()
         })
     }

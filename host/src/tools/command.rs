@@ -122,7 +122,8 @@ impl CommandTool {
                 "wrote more than {MAX_HOST_CALL_BYTES} bytes on stdout"
             )));
         }
-        let text = String::from_utf8(out).map_err(|_| failed("wrote output that is not UTF-8".into()))?;
+        let text =
+            String::from_utf8(out).map_err(|_| failed("wrote output that is not UTF-8".into()))?;
         let text = text.trim();
         serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
             failed(format!(
@@ -191,9 +192,15 @@ mod tests {
 
     #[tokio::test]
     async fn failures_are_explained() {
-        let err = tool("echo boom >&2; exit 3", 10).run(&ctx(), "{}").await.unwrap_err();
+        let err = tool("echo boom >&2; exit 3", 10)
+            .run(&ctx(), "{}")
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("boom"), "{err}");
-        let err = tool("echo not json", 10).run(&ctx(), "{}").await.unwrap_err();
+        let err = tool("echo not json", 10)
+            .run(&ctx(), "{}")
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("not JSON"), "{err}");
         let err = tool("sleep 5", 1).run(&ctx(), "{}").await.unwrap_err();
         assert!(err.to_string().contains("timeout_secs"), "{err}");

@@ -1,0 +1,489 @@
+//! One function per subcommand.
+
+use super::format;
+use super::{Cli, Command, EXIT_DIVERGED, EXIT_FAILED, EXIT_UNCERTAIN};
+use crate::config::{Config, DEFAULT_DB_FILE};
+use crate::journal::export::{self, JournalFile};
+use crate::journal::{
+    Durability, EntryState, Journal, Resolution, RunStatus, SqliteJournal, now_ms,
+};
+use crate::runtime::{Outcome, RunReport, Runtime};
+use crate::tools::ToolError;
+use anyhow::{Context, anyhow, bail};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Run {
+            ref agent,
+            ref input,
+            ref input_file,
+            ref agent_name,
+            json,
+            quiet,
+            verbose,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let input = read_input(input, input_file.as_deref())?;
+            let (path, name) = locate_agent(agent, agent_name.as_deref(), &config)?;
+            let bytes = std::fs::read(&path).map_err(|e| {
+                anyhow!(
+                    "cannot read component {}: {e}; build it with `cargo build --target wasm32-wasip2 --release`",
+                    path.display()
+                )
+            })?;
+            let journal = open_journal(cli.db.as_deref(), &config, true)?;
+            let runtime = Runtime::new(journal.clone())?;
+            let observer = (!quiet).then(|| format::progress_observer(verbose));
+            let shown = path.display().to_string();
+            let report =
+                block_on(
+                    runtime.start(&name, &shown, &bytes, input, &config, observer, |id| {
+                        if !quiet {
+                            eprintln!("relive: run {id} started (agent {name}, {shown})");
+                        }
+                    }),
+                )?;
+            finish(&report, json, quiet)
+        }
+        Command::Resume {
+            ref run,
+            json,
+            quiet,
+            verbose,
+        } => {
+            let db = db_path(cli.db.as_deref(), &Config::load(cli.config.as_deref())?);
+            let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open_existing(&db)?);
+            let record = journal.find_run(run)?;
+            if record.status == RunStatus::Completed {
+                eprintln!("relive: run {} already completed", record.id);
+                return finish(&report_of(&record), json, true);
+            }
+            let config = config_for_run(cli.config.as_deref(), record.config_path.as_deref())?;
+            let runtime = Runtime::new(journal.clone())?;
+            let recorded = journal.entries(&record.id)?.len();
+            if !quiet {
+                eprintln!(
+                    "relive: resuming run {} (agent {}): replaying {recorded} recorded entries",
+                    record.id, record.agent
+                );
+            }
+            let observer = (!quiet).then(|| format::progress_observer(verbose));
+            let report = block_on(runtime.resume(&record, &config, observer))?;
+            finish(&report, json, quiet)
+        }
+        Command::Runs { ref status, json } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let journal = open_journal(cli.db.as_deref(), &config, false)?;
+            let filter: Option<RunStatus> = match status {
+                Some(s) => Some(s.parse().map_err(|e: String| {
+                    anyhow!(
+                        "{e}; use one of running, suspended, completed, failed, diverged, uncertain"
+                    )
+                })?),
+                None => None,
+            };
+            let runs: Vec<_> = journal
+                .runs()?
+                .into_iter()
+                .filter(|r| filter.is_none_or(|f| r.status == f))
+                .collect();
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &runs)?;
+                writeln!(out)?;
+            } else {
+                format::runs_table(&runs, &mut out)?;
+            }
+            Ok(0)
+        }
+        Command::Show {
+            ref run,
+            full,
+            json,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let journal = open_journal(cli.db.as_deref(), &config, false)?;
+            let record = journal.find_run(run)?;
+            let entries = journal.entries(&record.id)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                let doc = serde_json::json!({ "run": record, "entries": entries });
+                serde_json::to_writer_pretty(&mut out, &doc)?;
+                writeln!(out)?;
+            } else {
+                format::timeline(&record, &entries, full, &mut out)?;
+            }
+            Ok(0)
+        }
+        Command::Export {
+            ref run,
+            ref output,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let journal = open_journal(cli.db.as_deref(), &config, false)?;
+            let record = journal.find_run(run)?;
+            let file = JournalFile {
+                entries: journal.entries(&record.id)?,
+                run: record,
+            };
+            match output {
+                Some(path) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(path)
+                            .with_context(|| format!("cannot create {}", path.display()))?,
+                    );
+                    export::write(&file, &mut f)?;
+                    eprintln!(
+                        "relive: wrote {} entries of run {} to {}",
+                        file.entries.len(),
+                        file.run.id,
+                        path.display()
+                    );
+                }
+                None => export::write(&file, &mut std::io::stdout().lock())?,
+            }
+            Ok(0)
+        }
+        Command::Replay {
+            ref component,
+            ref journal,
+            json,
+        } => replay(component, journal, json),
+        Command::Resolve {
+            ref run,
+            retry,
+            ref result,
+            fail,
+            ref reason,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let journal = open_journal(cli.db.as_deref(), &config, false)?;
+            resolve(
+                &*journal,
+                run,
+                retry,
+                result.as_deref(),
+                fail,
+                reason.as_deref(),
+            )
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts")
+        .block_on(future)
+}
+
+fn read_input(input: &str, file: Option<&Path>) -> anyhow::Result<String> {
+    match file {
+        None => Ok(input.to_string()),
+        Some(p) if p == Path::new("-") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            Ok(text)
+        }
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read input file {}", p.display())),
+    }
+}
+
+/// A component path and the agent's name, from a path or a config name.
+fn locate_agent(
+    arg: &str,
+    name: Option<&str>,
+    config: &Config,
+) -> anyhow::Result<(PathBuf, String)> {
+    let as_path = Path::new(arg);
+    if as_path.is_file() {
+        let stem = as_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().replace('-', "_"))
+            .unwrap_or_else(|| "agent".into());
+        return Ok((as_path.to_path_buf(), name.unwrap_or(&stem).to_string()));
+    }
+    if let Some(agent) = config.agents.get(arg) {
+        let component = agent.component.as_ref().ok_or_else(|| {
+            anyhow!(
+                "agent `{arg}` in {} has no `component` key; add component = \"path/to/{arg}.wasm\" under [agents.{arg}]",
+                config.describe_source()
+            )
+        })?;
+        return Ok((config.resolve(component), name.unwrap_or(arg).to_string()));
+    }
+    if arg.ends_with(".wasm") || arg.contains('/') {
+        bail!(
+            "component file {arg} does not exist; build it with `cargo build --target wasm32-wasip2 --release`"
+        );
+    }
+    bail!(
+        "`{arg}` is neither a component file nor an agent in {}; pass the path of a .wasm file, or add [agents.{arg}] with a `component` key",
+        config.describe_source()
+    )
+}
+
+fn db_path(flag: Option<&Path>, config: &Config) -> PathBuf {
+    match (flag, &config.journal.path) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(p)) => config.resolve(p),
+        (None, None) => PathBuf::from(DEFAULT_DB_FILE),
+    }
+}
+
+fn open_journal(
+    flag: Option<&Path>,
+    config: &Config,
+    create: bool,
+) -> anyhow::Result<Arc<dyn Journal>> {
+    let path = db_path(flag, config);
+    let journal = if create {
+        SqliteJournal::open(&path, config.journal.fsync)?
+    } else {
+        SqliteJournal::open_existing(&path)?
+    };
+    Ok(Arc::new(journal))
+}
+
+/// The configuration to resume a run with: `--config` if given, else the
+/// file the run was started with, else the default lookup.
+fn config_for_run(flag: Option<&Path>, recorded: Option<&str>) -> anyhow::Result<Config> {
+    if flag.is_some() {
+        return Ok(Config::load(flag)?);
+    }
+    if let Some(path) = recorded {
+        let path = Path::new(path);
+        if path.is_file() {
+            return Ok(Config::from_file(path)?);
+        }
+        eprintln!(
+            "relive: warning: the run was started with {}, which no longer exists; using the default configuration",
+            path.display()
+        );
+    }
+    Ok(Config::load(None)?)
+}
+
+fn report_of(run: &crate::journal::RunRecord) -> RunReport {
+    RunReport {
+        run_id: run.id.clone(),
+        outcome: match run.status {
+            RunStatus::Completed => Outcome::Completed {
+                output: run.output.clone().unwrap_or_default(),
+            },
+            _ => Outcome::Failed {
+                error: run.error.clone().unwrap_or_default(),
+            },
+        },
+        replayed: 0,
+        elapsed: std::time::Duration::ZERO,
+    }
+}
+
+/// Prints the end of a run and returns its exit code.
+fn finish(report: &RunReport, json: bool, quiet: bool) -> anyhow::Result<u8> {
+    let status = report.outcome.status();
+    let (output, error) = match &report.outcome {
+        Outcome::Completed { output } => (Some(output.clone()), None),
+        Outcome::Failed { error } => (None, Some(error.clone())),
+        Outcome::Diverged(d) => (None, Some(d.to_string())),
+        Outcome::Uncertain { message, .. } => (None, Some(message.clone())),
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        let doc = serde_json::json!({
+            "id": report.run_id,
+            "status": status,
+            "output": output,
+            "error": error,
+            "replayed": report.replayed,
+            "elapsed_ms": report.elapsed.as_millis() as u64,
+        });
+        serde_json::to_writer(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        if !quiet {
+            eprintln!(
+                "relive: run {} {status} in {} ({} entries replayed)",
+                report.run_id,
+                format::duration(report.elapsed),
+                report.replayed
+            );
+        }
+        if let Some(output) = &output {
+            writeln!(out, "{output}")?;
+        }
+        if let Some(error) = &error {
+            eprintln!("relive: run {} {status}: {error}", report.run_id);
+        }
+    }
+    Ok(match status {
+        RunStatus::Completed => 0,
+        RunStatus::Diverged => EXIT_DIVERGED,
+        RunStatus::Uncertain => EXIT_UNCERTAIN,
+        _ => EXIT_FAILED,
+    })
+}
+
+fn replay(component: &Path, journal_path: &Path, json: bool) -> anyhow::Result<u8> {
+    let bytes = std::fs::read(component)
+        .with_context(|| format!("cannot read component {}", component.display()))?;
+    let file = std::fs::File::open(journal_path)
+        .with_context(|| format!("cannot read journal file {}", journal_path.display()))?;
+    let recorded = export::read(&mut std::io::BufReader::new(file))
+        .with_context(|| format!("journal file {}", journal_path.display()))?;
+    // Replay never writes: a throwaway journal satisfies the runtime.
+    let scratch = tempfile_path();
+    let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(
+        &scratch,
+        crate::config::FsyncPolicy::Critical,
+    )?);
+    let runtime = Runtime::new(journal)?;
+    let result = block_on(runtime.replay(&component.display().to_string(), &bytes, &recorded));
+    drop(runtime);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
+    }
+    let report = result?;
+    let passed = matches!(report.outcome, Outcome::Completed { .. })
+        || (matches!(report.outcome, Outcome::Failed { .. })
+            && recorded.run.status == RunStatus::Failed
+            && report_error(&report) == recorded.run.error);
+    let mut out = std::io::stdout().lock();
+    if json {
+        let doc = serde_json::json!({
+            "passed": passed,
+            "run": recorded.run.id,
+            "entries": recorded.entries.len(),
+            "status": report.outcome.status(),
+            "divergence": match &report.outcome {
+                Outcome::Diverged(d) => Some(d.to_string()),
+                _ => None,
+            },
+            "error": report_error(&report),
+        });
+        serde_json::to_writer(&mut out, &doc)?;
+        writeln!(out)?;
+    } else if passed {
+        writeln!(
+            out,
+            "replay passed: {} entries of run {} matched, same output",
+            recorded.entries.len(),
+            recorded.run.id
+        )?;
+    } else {
+        match &report.outcome {
+            Outcome::Diverged(d) => writeln!(out, "replay failed: run {} {d}", recorded.run.id)?,
+            _ => writeln!(
+                out,
+                "replay failed: {}",
+                report_error(&report).unwrap_or_default()
+            )?,
+        }
+    }
+    Ok(if passed {
+        0
+    } else if matches!(report.outcome, Outcome::Diverged(_)) {
+        EXIT_DIVERGED
+    } else {
+        EXIT_FAILED
+    })
+}
+
+fn report_error(report: &RunReport) -> Option<String> {
+    match &report.outcome {
+        Outcome::Failed { error } => Some(error.clone()),
+        _ => None,
+    }
+}
+
+fn tempfile_path() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "relive-replay-{}-{}.db",
+        std::process::id(),
+        crate::journal::new_run_id()
+    ))
+}
+
+fn resolve(
+    journal: &dyn Journal,
+    run: &str,
+    retry: bool,
+    result: Option<&str>,
+    fail: bool,
+    reason: Option<&str>,
+) -> anyhow::Result<u8> {
+    let record = journal.find_run(run)?;
+    if record.status != RunStatus::Uncertain {
+        bail!(
+            "run {} is {}, not uncertain: there is nothing to resolve",
+            record.id,
+            record.status
+        );
+    }
+    let entries = journal.entries(&record.id)?;
+    let entry = entries
+        .last()
+        .filter(|e| e.state == EntryState::Started)
+        .ok_or_else(|| anyhow!("run {} has no interrupted entry", record.id))?;
+    if entry.resolution.is_some() {
+        bail!(
+            "entry #{} of run {} is already resolved; continue with `relive resume {}`",
+            entry.seq,
+            record.id,
+            record.id
+        );
+    }
+    let at_ms = now_ms();
+    let id = &record.id;
+    if retry {
+        journal
+            .resolve(id, entry.seq, Resolution::Retry { at_ms }, None)
+            .wait_blocking()?;
+        journal
+            .set_status(id, RunStatus::Running, None, None, Durability::Sync)
+            .wait_blocking()?;
+        eprintln!(
+            "relive: entry #{} ({} `{}`) will run again; continue with `relive resume {id}`",
+            entry.seq, entry.kind, entry.name
+        );
+    } else if let Some(json) = result {
+        serde_json::from_str::<serde_json::Value>(json)
+            .map_err(|e| anyhow!("--result is not valid JSON: {e}"))?;
+        let response =
+            serde_json::to_string(&Ok::<String, ToolError>(json.to_string())).expect("serialises");
+        journal
+            .resolve(id, entry.seq, Resolution::Result { at_ms }, Some(response))
+            .wait_blocking()?;
+        journal
+            .set_status(id, RunStatus::Running, None, None, Durability::Sync)
+            .wait_blocking()?;
+        eprintln!(
+            "relive: entry #{} ({} `{}`) recorded with the given result; continue with `relive resume {id}`",
+            entry.seq, entry.kind, entry.name
+        );
+    } else if fail {
+        journal
+            .resolve(id, entry.seq, Resolution::Fail { at_ms }, None)
+            .wait_blocking()?;
+        let error = format!(
+            "failed by an operator: entry #{} ({} `{}`) was interrupted{}",
+            entry.seq,
+            entry.kind,
+            entry.name,
+            reason.map(|r| format!(": {r}")).unwrap_or_default()
+        );
+        journal
+            .set_status(id, RunStatus::Failed, None, Some(error), Durability::Sync)
+            .wait_blocking()?;
+        eprintln!("relive: run {id} marked failed");
+    } else {
+        bail!("say what to do: --retry, --result JSON or --fail");
+    }
+    Ok(0)
+}

@@ -1,0 +1,195 @@
+//! Output for people: progress lines, the runs table and a run's timeline.
+
+use crate::journal::{Entry, EntryKind, EntryState, RunRecord};
+use crate::replay::{Event, Observer, Phase, shorten};
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Prints one line per live host call on stderr; clock and random reads
+/// only when `verbose`.
+pub fn progress_observer(verbose: bool) -> Observer {
+    Arc::new(move |event: &Event| {
+        if event.phase != Phase::Completed {
+            return;
+        }
+        match event.kind {
+            EntryKind::Log => {
+                let message = serde_json::from_str::<serde_json::Value>(&event.detail)
+                    .ok()
+                    .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
+                    .unwrap_or_default();
+                eprintln!("  #{:<5} log   {:<5} {message}", event.seq, event.name);
+            }
+            EntryKind::Clock | EntryKind::Random | EntryKind::ToolList if !verbose => {}
+            _ => {
+                let tokens = event
+                    .usage
+                    .map(|u| format!("  {} in / {} out tokens", u.input_tokens, u.output_tokens))
+                    .unwrap_or_default();
+                eprintln!(
+                    "  #{:<5} {:<9} {:<16} {:>8}{tokens}  {}",
+                    event.seq,
+                    event.kind.as_str(),
+                    event.name,
+                    duration(event.duration),
+                    shorten(&event.detail, 80)
+                );
+            }
+        }
+    })
+}
+
+/// `12 ms`, `1.4 s`, `85 µs`.
+pub fn duration(d: Duration) -> String {
+    let micros = d.as_micros();
+    if micros < 1000 {
+        format!("{micros} µs")
+    } else if micros < 10_000_000 {
+        format!("{} ms", micros / 1000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// UTC `YYYY-MM-DD HH:MM:SS` from Unix milliseconds.
+pub fn timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+pub fn runs_table(runs: &[RunRecord], out: &mut dyn Write) -> io::Result<()> {
+    if runs.is_empty() {
+        return writeln!(out, "no runs yet; start one with `relive run AGENT`");
+    }
+    writeln!(
+        out,
+        "{:<10}  {:<16}  {:<10}  {:<19}  {:<19}  input",
+        "id", "agent", "status", "created (UTC)", "updated (UTC)"
+    )?;
+    for r in runs {
+        writeln!(
+            out,
+            "{:<10}  {:<16}  {:<10}  {:<19}  {:<19}  {}",
+            r.id,
+            shorten(&r.agent, 16),
+            r.status.as_str(),
+            timestamp(r.created_at_ms),
+            timestamp(r.updated_at_ms),
+            shorten(&r.input.replace('\n', " "), 40)
+        )?;
+    }
+    Ok(())
+}
+
+pub fn timeline(
+    run: &RunRecord,
+    entries: &[Entry],
+    full: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let cut = |s: &str, n: usize| {
+        if full { s.to_string() } else { shorten(s, n) }
+    };
+    writeln!(
+        out,
+        "run {}  agent {}  status {}",
+        run.id, run.agent, run.status
+    )?;
+    writeln!(out, "component {}", run.component_digest)?;
+    writeln!(
+        out,
+        "created {} UTC, updated {} UTC",
+        timestamp(run.created_at_ms),
+        timestamp(run.updated_at_ms)
+    )?;
+    writeln!(out, "input: {}", cut(&run.input, 200))?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>5}  {:<9}  {:<16}  {:<9}  {:>8}  {:>13}  request → response",
+        "seq", "kind", "name", "state", "duration", "tokens in/out"
+    )?;
+    let (mut tokens_in, mut tokens_out, mut llm_calls, mut tool_calls) = (0u64, 0u64, 0, 0);
+    for e in entries {
+        let took = e
+            .finished_at_ms
+            .map(|f| duration(Duration::from_millis((f - e.started_at_ms).max(0) as u64)))
+            .unwrap_or_else(|| "-".into());
+        let tokens = e
+            .usage
+            .map(|u| {
+                tokens_in += u.input_tokens as u64;
+                tokens_out += u.output_tokens as u64;
+                format!("{}/{}", u.input_tokens, u.output_tokens)
+            })
+            .unwrap_or_default();
+        match e.kind {
+            EntryKind::Llm => llm_calls += 1,
+            EntryKind::Tool => tool_calls += 1,
+            _ => {}
+        }
+        let state = match (&e.state, &e.resolution) {
+            (EntryState::Started, Some(_)) => "resolved",
+            (EntryState::Started, None) => "started",
+            (EntryState::Completed, _) => "completed",
+        };
+        writeln!(
+            out,
+            "{:>5}  {:<9}  {:<16}  {:<9}  {:>8}  {:>13}  {} → {}",
+            e.seq,
+            e.kind.as_str(),
+            shorten(&e.name, 16),
+            state,
+            took,
+            tokens,
+            cut(&e.request, 60),
+            e.response
+                .as_deref()
+                .map(|r| cut(r, 80))
+                .unwrap_or_else(|| "…".into())
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} entries: {llm_calls} LLM calls ({tokens_in} input / {tokens_out} output tokens), {tool_calls} tool calls",
+        entries.len()
+    )?;
+    if let Some(output) = &run.output {
+        writeln!(out, "output: {}", cut(output, 400))?;
+    }
+    if let Some(error) = &run.error {
+        writeln!(out, "error: {error}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        assert_eq!(timestamp(0), "1970-01-01 00:00:00");
+        assert_eq!(timestamp(1_795_000_000_000), "2026-11-18 11:06:40");
+    }
+}
