@@ -1,1 +1,11 @@
-fn main(){}
+//! End-to-end tests: the real `relive` binary, real guest components built
+//! from the examples' source, a real SQLite file, real processes killed with
+//! SIGKILL, and a real HTTP server on 127.0.0.1 standing in for an LLM.
+
+mod support;
+
+mod bad_input;
+mod divergence;
+mod kill;
+mod openai;
+mod record_replay;

@@ -152,7 +152,10 @@ impl wit_llm::Host for HostState {
         let request: ChatRequest = request.into();
         let text = encode(&request);
         check_size("llm.chat request", text.len())?;
-        let name = self.grants.model_name(&request);
+        // The entry is named after what the guest asked for, not what the
+        // grants resolve it to, so a replay does not depend on the config.
+        let name = request.model.clone().unwrap_or_else(|| "default".into());
+        let model = self.grants.model_name(&request);
         let HostState {
             recorder, grants, ..
         } = self;
@@ -170,9 +173,8 @@ impl wit_llm::Host for HostState {
                     ..ctx
                 };
                 let grants = &*grants;
-                let name = name.clone();
                 async move {
-                    let outcome: Result<ChatResponse, LlmError> = match grants.provider(&name) {
+                    let outcome: Result<ChatResponse, LlmError> = match grants.provider(&model) {
                         Ok(provider) => provider.chat(&ctx, &request).await,
                         Err(denied) => Err(denied),
                     };

@@ -116,9 +116,15 @@ pub enum Stop {
         name: String,
     },
     #[error("journal: {0}")]
-    Journal(#[from] JournalError),
+    Journal(JournalError),
     #[error("entry #{seq} is damaged: {message}")]
     Damaged { seq: u64, message: String },
+}
+
+impl From<JournalError> for Stop {
+    fn from(e: JournalError) -> Self {
+        Stop::Journal(e)
+    }
 }
 
 /// A host call as it happens, for progress output.
@@ -515,7 +521,7 @@ mod tests {
     #[test]
     fn difference_points_at_first_changed_byte() {
         let d = first_difference(r#"{"q":"wasm runtimes"}"#, r#"{"q":"wasm runtime"}"#).unwrap();
-        assert!(d.contains("at byte 17"), "{d}");
+        assert!(d.contains("at byte 18"), "{d}");
         assert!(first_difference("same", "same").is_none());
     }
 

@@ -104,6 +104,7 @@ impl Runtime {
                     path: path.to_string(),
                     message: format!("{e:#}"),
                 })?;
+        sandbox::check_run_export(&self.engine, path, &component)?;
         AgentPre::new(pre).map_err(|e| ComponentError::WrongWorld {
             path: path.to_string(),
             message: format!("{e:#}"),

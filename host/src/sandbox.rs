@@ -109,6 +109,15 @@ pub fn load_component(
         path: path.clone(),
         message: format!("{e:#}"),
     })?;
+    Ok(component)
+}
+
+/// Checks that `component` exports the agent world's `run`.
+pub fn check_run_export(
+    engine: &Engine,
+    path: &str,
+    component: &Component,
+) -> Result<(), ComponentError> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine)
@@ -116,7 +125,7 @@ pub fn load_component(
         .collect();
     if !exports.iter().any(|e| e == "run") {
         return Err(ComponentError::MissingRun {
-            path,
+            path: path.to_string(),
             exports: if exports.is_empty() {
                 "nothing".into()
             } else {
@@ -124,7 +133,7 @@ pub fn load_component(
             },
         });
     }
-    Ok(component)
+    Ok(())
 }
 
 /// The WASI context of one run, with the defaults listed in the module

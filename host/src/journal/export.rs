@@ -36,7 +36,7 @@ pub struct JournalFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("cannot read journal file: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("journal file is empty; export one with `relive export RUN > run.jsonl`")]
     Empty,
     #[error("line 1: not a relive journal header ({0}); export one with `relive export RUN`")]
@@ -47,6 +47,12 @@ pub enum ImportError {
     Version { found: u32 },
     #[error("line {line}: {message}")]
     BadEntry { line: usize, message: String },
+}
+
+impl From<std::io::Error> for ImportError {
+    fn from(e: std::io::Error) -> Self {
+        ImportError::Io(e)
+    }
 }
 
 /// Writes `file` as JSON lines.

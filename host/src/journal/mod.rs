@@ -295,9 +295,15 @@ pub enum JournalError {
         message: String,
     },
     #[error("journal database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("{0}")]
     Other(String),
+}
+
+impl From<rusqlite::Error> for JournalError {
+    fn from(e: rusqlite::Error) -> Self {
+        JournalError::Sqlite(e)
+    }
 }
 
 /// A pending write: await it to know it is committed, or drop it.

@@ -1,0 +1,371 @@
+//! The kill test: the real `relive` binary running `stepper` is killed with
+//! SIGKILL at many points, then `relive resume` finishes the run. Each time:
+//! every entry journaled before the kill is unchanged after the resume, the
+//! final output is what a replay of the final journal produces, and the
+//! tool's counter file shows that every tool call completed before the kill
+//! ran exactly once.
+
+use crate::support::*;
+use relive::journal::{EntryKind, EntryState, RunStatus};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const STEPS: &str = "40";
+
+enum KillAt {
+    /// Right after the run is created, before or around its first call.
+    Start,
+    /// While the tool call of this step runs (the tool hangs).
+    DuringTool(u64),
+    /// After this many tool calls were reported complete.
+    AfterTools(usize),
+}
+
+fn sigkill(pid: u32) {
+    // SAFETY-free: `kill` is a plain process; it targets a PID we started
+    // (directly, or the tool process our run started, named in its marker).
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+}
+
+fn spawn_run(scratch: &Scratch, hang_at: Option<u64>) -> (Child, mpsc::Receiver<String>) {
+    let mut cmd = scratch.relive();
+    cmd.arg("run")
+        .arg(guest("stepper"))
+        .args(["--input", STEPS])
+        .env("TALLY_HANG_MARKER", scratch.file("hang.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(step) = hang_at {
+        cmd.env("TALLY_HANG_AT", step.to_string());
+    }
+    let mut child = cmd.spawn().expect("relive starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Waits for a line matching `pred`; panics with what was seen otherwise.
+fn wait_for_line(rx: &mpsc::Receiver<String>, mut pred: impl FnMut(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                let hit = pred(&line);
+                seen.push(line);
+                if hit {
+                    return;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    panic!(
+        "the expected progress line never came; saw:\n{}",
+        seen.join("\n")
+    );
+}
+
+/// Kills the run at `at` and returns the run id.
+fn kill_run(scratch: &Scratch, at: &KillAt) -> String {
+    let hang = match at {
+        KillAt::DuringTool(step) => Some(*step),
+        _ => None,
+    };
+    let (mut child, rx) = spawn_run(scratch, hang);
+    match at {
+        KillAt::Start => wait_for_line(&rx, |l| l.contains("started (agent")),
+        KillAt::AfterTools(n) => {
+            let mut count = 0;
+            wait_for_line(&rx, |l| {
+                if l.contains(" tool ") && l.contains("tally") {
+                    count += 1;
+                }
+                count >= *n
+            })
+        }
+        KillAt::DuringTool(_) => {
+            let marker = scratch.file("hang.pid");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !marker.exists() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the tool never reached its hang step"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    sigkill(child.id());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "relive should have been killed");
+    if let Ok(text) = std::fs::read_to_string(scratch.file("hang.pid")) {
+        for pid in text.split_whitespace().filter_map(|p| p.parse().ok()) {
+            sigkill(pid);
+        }
+    }
+    let runs = relive::journal::Journal::runs(&scratch.journal()).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].status,
+        RunStatus::Running,
+        "a killed run stays `running`"
+    );
+    runs[0].id.clone()
+}
+
+/// How often each idempotency key appears in the tool's counter file.
+fn tally_counts(scratch: &Scratch) -> HashMap<String, usize> {
+    let text = std::fs::read_to_string(scratch.file("tally.log")).unwrap_or_default();
+    let mut counts = HashMap::new();
+    for line in text.lines() {
+        let key = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        *counts.entry(key).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn kill_and_resume(at: KillAt) {
+    let scratch = Scratch::example("stepper");
+    let id = kill_run(&scratch, &at);
+    let before = scratch.entries(&id);
+    let counts_before = tally_counts(&scratch);
+
+    let out = scratch.run(&["resume", &id, "--json"]);
+    assert_code(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["status"], "completed", "{report}");
+    let output = report["output"].as_str().unwrap().to_string();
+    assert!(
+        output.starts_with(&format!("steps={STEPS} digest=")),
+        "{output}"
+    );
+
+    // 1. Every entry journaled before the kill is unchanged.
+    let after = scratch.entries(&id);
+    assert!(after.len() >= before.len());
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(
+            (old.kind, &old.name, &old.request),
+            (new.kind, &new.name, &new.request),
+            "entry #{}",
+            old.seq
+        );
+        match old.state {
+            EntryState::Completed => assert_eq!(
+                old.response, new.response,
+                "entry #{} changed its answer",
+                old.seq
+            ),
+            EntryState::Started => {
+                assert_eq!(new.state, EntryState::Completed, "entry #{}", old.seq)
+            }
+        }
+    }
+    assert!(after.iter().all(|e| e.state == EntryState::Completed));
+
+    // 2. The output is what a replay of the final journal produces.
+    let replay = export_and_replay(&scratch, &id, &guest("stepper"));
+    assert_eq!(replay["passed"], true, "{replay}");
+    assert_eq!(
+        scratch.run_record(&id).output.as_deref(),
+        Some(output.as_str())
+    );
+
+    // 3. Tool calls completed before the kill ran exactly once; every other
+    //    recorded call ran at least once, and nothing ran that is not
+    //    recorded.
+    let counts = tally_counts(&scratch);
+    let key = |seq: u64| format!("relive-{id}-{seq}");
+    for e in before
+        .iter()
+        .filter(|e| e.kind == EntryKind::Tool && e.state == EntryState::Completed)
+    {
+        assert_eq!(
+            counts.get(&key(e.seq)),
+            Some(&1),
+            "tool call #{} ran again after the resume",
+            e.seq
+        );
+    }
+    let tool_seqs: Vec<u64> = after
+        .iter()
+        .filter(|e| e.kind == EntryKind::Tool)
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(tool_seqs.len(), 40);
+    for seq in &tool_seqs {
+        let n = counts.get(&key(*seq)).copied().unwrap_or(0);
+        assert!((1..=2).contains(&n), "tool call #{seq} ran {n} times");
+        if n == 2 {
+            // Only a call interrupted by the kill may run twice.
+            assert!(counts_before.contains_key(&key(*seq)));
+            assert!(
+                before
+                    .iter()
+                    .any(|e| e.seq == *seq && e.state == EntryState::Started)
+            );
+        }
+    }
+    assert_eq!(
+        counts.len(),
+        40,
+        "the tool ran for a call the journal does not hold: {counts:?}"
+    );
+}
+
+#[test]
+fn kill_at_start_then_resume() {
+    kill_and_resume(KillAt::Start);
+}
+
+#[test]
+fn kill_during_first_tool_call_then_resume() {
+    kill_and_resume(KillAt::DuringTool(1));
+}
+
+#[test]
+fn kill_after_five_tool_calls_then_resume() {
+    kill_and_resume(KillAt::AfterTools(5));
+}
+
+#[test]
+fn kill_during_tool_call_of_step_17_then_resume() {
+    kill_and_resume(KillAt::DuringTool(17));
+}
+
+#[test]
+fn kill_after_23_tool_calls_then_resume() {
+    kill_and_resume(KillAt::AfterTools(23));
+}
+
+#[test]
+fn kill_during_last_tool_call_then_resume() {
+    kill_and_resume(KillAt::DuringTool(40));
+}
+
+/// The stepper with its tool declared non-idempotent: a call interrupted by
+/// a crash makes the run `uncertain` until an operator decides.
+fn uncertain_run() -> (Scratch, String, u64) {
+    let scratch = Scratch::example("stepper");
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap();
+    assert!(config.contains("idempotent = true"));
+    std::fs::write(
+        scratch.file("relive.toml"),
+        config.replace("idempotent = true", "idempotent = false"),
+    )
+    .unwrap();
+    let id = kill_run(&scratch, &KillAt::DuringTool(2));
+    let out = scratch.run(&["resume", &id, "--json"]);
+    assert_code(&out, 5);
+    let report = json(&out);
+    assert_eq!(report["status"], "uncertain");
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.contains("not idempotent") && error.contains(&format!("relive resolve {id} --retry")),
+        "{error}"
+    );
+    let seq = scratch.entries(&id).last().unwrap().seq;
+    // Asking again without a decision keeps refusing, naming the fix.
+    let again = scratch.run(&["resume", &id]);
+    assert_code(&again, 1);
+    assert!(
+        stderr(&again).contains("relive resolve"),
+        "{}",
+        stderr(&again)
+    );
+    (scratch, id, seq)
+}
+
+#[test]
+fn uncertain_call_retried_by_operator() {
+    let (scratch, id, seq) = uncertain_run();
+    assert_code(&scratch.run(&["resolve", &id, "--retry"]), 0);
+    let out = scratch.run(&["resume", &id, "--json"]);
+    assert_code(&out, 0);
+    assert_eq!(json(&out)["status"], "completed");
+    let counts = tally_counts(&scratch);
+    assert_eq!(
+        counts[&format!("relive-{id}-{seq}")],
+        2,
+        "the operator asked for a retry"
+    );
+    let entry = &scratch.entries(&id)[seq as usize];
+    assert!(matches!(
+        entry.resolution,
+        Some(relive::journal::Resolution::Retry { .. })
+    ));
+    // A second decision is refused.
+    let twice = scratch.run(&["resolve", &id, "--fail"]);
+    assert_code(&twice, 1);
+    assert!(
+        stderr(&twice).contains("not uncertain"),
+        "{}",
+        stderr(&twice)
+    );
+}
+
+#[test]
+fn uncertain_call_given_a_result_by_operator() {
+    let (scratch, id, seq) = uncertain_run();
+    assert_code(
+        &scratch.run(&["resolve", &id, "--result", r#"{"step": 2, "ok": true}"#]),
+        0,
+    );
+    let out = scratch.run(&["resume", &id, "--json"]);
+    assert_code(&out, 0);
+    let counts = tally_counts(&scratch);
+    assert_eq!(
+        counts[&format!("relive-{id}-{seq}")],
+        1,
+        "the supplied result must not run the tool"
+    );
+    let entry = &scratch.entries(&id)[seq as usize];
+    assert!(
+        entry
+            .response
+            .as_deref()
+            .unwrap()
+            .contains(r#"{\"step\": 2, \"ok\": true}"#)
+    );
+    assert_eq!(
+        export_and_replay(&scratch, &id, &guest("stepper"))["passed"],
+        true
+    );
+}
+
+#[test]
+fn uncertain_call_failed_by_operator() {
+    let (scratch, id, _) = uncertain_run();
+    assert_code(
+        &scratch.run(&["resolve", &id, "--fail", "--reason", "double charge risk"]),
+        0,
+    );
+    let record = scratch.run_record(&id);
+    assert_eq!(record.status, RunStatus::Failed);
+    assert!(record.error.unwrap().contains("double charge risk"));
+    let out = scratch.run(&["resume", &id]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("cannot be resumed"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,0 +1,215 @@
+//! Shared pieces of the end-to-end tests: guest components built from the
+//! examples' source, a scratch folder per test, and the real `relive`
+//! binary.
+
+#![allow(dead_code)]
+
+use relive::journal::{Entry, Journal, RunRecord, SqliteJournal};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf()
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Builds guest crates for wasm32-wasip2 into `target_dir`, once per
+/// (target dir, features) for this test process.
+fn build_guests(target_dir: &Path, packages: &[&str], features: Option<&str>) {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root())
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
+        .arg("--target-dir")
+        .arg(target_dir);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    if let Some(f) = features {
+        cmd.args(["--features", f]);
+    }
+    let status = cmd.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "building the guests failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+    );
+}
+
+/// The example component `name` (researcher or stepper), built from source.
+pub fn guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let dir = root().join("target");
+        build_guests(&dir, &["researcher", "stepper"], None);
+        dir.join("wasm32-wasip2/release")
+    });
+    dir.join(format!("{name}.wasm"))
+}
+
+/// The stepper built with its `changed` feature: same agent, one changed
+/// tool argument at step 3.
+pub fn changed_stepper() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = root().join("target/guest-changed");
+            build_guests(&dir, &["stepper"], Some("stepper/changed"));
+            dir.join("wasm32-wasip2/release/stepper.wasm")
+        })
+        .clone()
+}
+
+/// A scratch folder holding a copy of an example's files (relive.toml,
+/// tools, scripts) and its own journal.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::Builder::new()
+                .prefix("relive-e2e-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    /// A scratch copy of `examples/<name>` (without its src/).
+    pub fn example(name: &str) -> Scratch {
+        let scratch = Scratch::new();
+        copy_dir(
+            &root().join("examples").join(name),
+            scratch.path(),
+            &["src", "Cargo.toml"],
+        );
+        scratch
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.file("relive.db")
+    }
+
+    /// `relive` with `--db` and `--config` pointing into this folder, run
+    /// from it.
+    pub fn relive(&self) -> Command {
+        let mut cmd = relive_bin();
+        cmd.current_dir(self.path()).env("RELIVE_DB", self.db());
+        if self.file("relive.toml").exists() {
+            cmd.env("RELIVE_CONFIG", self.file("relive.toml"));
+        }
+        cmd
+    }
+
+    /// Runs `relive ARGS` here and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.relive().args(args).output().expect("relive runs")
+    }
+
+    /// Opens this folder's journal for reading.
+    pub fn journal(&self) -> SqliteJournal {
+        SqliteJournal::open_existing(&self.db()).expect("journal opens")
+    }
+
+    pub fn entries(&self, run: &str) -> Vec<Entry> {
+        self.journal().entries(run).expect("entries read")
+    }
+
+    pub fn run_record(&self, run: &str) -> RunRecord {
+        self.journal().find_run(run).expect("run exists")
+    }
+}
+
+/// The real binary, with a shared compilation cache inside target/.
+pub fn relive_bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_relive"));
+    cmd.env("RELIVE_CACHE_DIR", root().join("target/relive-test-cache"))
+        .env_remove("RELIVE_DB")
+        .env_remove("RELIVE_CONFIG");
+    cmd
+}
+
+fn copy_dir(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if skip.contains(&name_str.as_ref())
+            || name_str.starts_with("relive.db")
+            || name_str == "tally.log"
+        {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target, &[]);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The one JSON object printed by `--json`.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            stdout(out),
+            stderr(out)
+        )
+    })
+}
+
+/// Asserts the exit code, showing the output when it differs.
+#[track_caller]
+pub fn assert_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit code {code}\nstdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Runs `relive export RUN` and `relive replay COMPONENT FILE --json`;
+/// returns the replay's JSON report.
+pub fn export_and_replay(scratch: &Scratch, run: &str, component: &Path) -> serde_json::Value {
+    let file = scratch.file(&format!("{run}.jsonl"));
+    let out = scratch.run(&["export", run, "-o", file.to_str().unwrap()]);
+    assert_code(&out, 0);
+    let out = relive_bin()
+        .arg("replay")
+        .arg(component)
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .unwrap();
+    json(&out)
+}
