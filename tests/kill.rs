@@ -24,11 +24,11 @@ enum KillAt {
     AfterTools(usize),
 }
 
+/// SIGKILL to a process our run started (the hung tool, named by its PID
+/// file), through the shell's `kill` builtin.
 fn sigkill(pid: u32) {
-    // SAFETY-free: `kill` is a plain process; it targets a PID we started
-    // (directly, or the tool process our run started, named in its marker).
-    let _ = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -9 {pid} 2>/dev/null")])
         .status();
 }
 
@@ -109,7 +109,7 @@ fn kill_run(scratch: &Scratch, at: &KillAt) -> String {
             }
         }
     }
-    sigkill(child.id());
+    child.kill().unwrap(); // SIGKILL on Unix
     let status = child.wait().unwrap();
     assert!(!status.success(), "relive should have been killed");
     if let Ok(text) = std::fs::read_to_string(scratch.file("hang.pid")) {

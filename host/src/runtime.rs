@@ -63,6 +63,18 @@ pub struct RunReport {
     pub elapsed: Duration,
 }
 
+/// What a new run is made of.
+#[derive(Debug, Clone)]
+pub struct StartRequest<'a> {
+    /// The agent's name: its grants are `[agents.NAME]` in relive.toml.
+    pub agent: &'a str,
+    /// Where the component came from, for messages.
+    pub path: &'a str,
+    /// The component's bytes.
+    pub bytes: &'a [u8],
+    pub input: String,
+}
+
 /// The engine, the linker and the journal.
 pub struct Runtime {
     engine: Engine,
@@ -111,17 +123,21 @@ impl Runtime {
         })
     }
 
-    /// Starts a new run of `agent` on `input` and runs it to its end.
+    /// Starts a new run and runs it to its end; `on_created` is called
+    /// with the run id once the run is durable.
     pub async fn start(
         &self,
-        agent: &str,
-        path: &str,
-        bytes: &[u8],
-        input: String,
+        request: StartRequest<'_>,
         config: &Config,
         observer: Option<Observer>,
         on_created: impl FnOnce(&str),
     ) -> anyhow::Result<RunReport> {
+        let StartRequest {
+            agent,
+            path,
+            bytes,
+            input,
+        } = request;
         let pre = self.load(path, bytes)?;
         let grants = build_grants(config, agent)?;
         let digest = component_digest(bytes);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The `search` tool of the researcher example: searches a few canned research
-# notes. No network, no state, deterministic.
+# notes. No network, no state, deterministic (but see SEARCH_LOG and
+# SEARCH_HANG_ON below).
 #
 # stdin:  {"query": "durable execution"}
 # stdout: {"query": "durable execution", "notes": [{"id": 1, "text": "..."}, ...]}
@@ -16,6 +17,21 @@ query=$(printf '%s\n' "$args" |
 if [ -z "$query" ]; then
     echo "search: expected a JSON object with a non-empty string \"query\", got: $args" >&2
     exit 2
+fi
+
+# For demos and tests: every call is logged to $SEARCH_LOG (if set), and a
+# query containing $SEARCH_HANG_ON hangs, so the host can be killed mid-call.
+if [ -n "${SEARCH_LOG:-}" ]; then
+    printf '%s %s\n' "${RELIVE_IDEMPOTENCY_KEY:-}" "$query" >>"$SEARCH_LOG"
+fi
+if [ -n "${SEARCH_HANG_ON:-}" ]; then
+    case $query in
+    *"$SEARCH_HANG_ON"*)
+        # One process to end: this shell becomes the sleep, PID unchanged.
+        [ -z "${SEARCH_HANG_PIDFILE:-}" ] || echo "$$" >"$SEARCH_HANG_PIDFILE"
+        exec sleep 30 </dev/null >/dev/null 2>&1
+        ;;
+    esac
 fi
 
 notes() {

@@ -7,7 +7,7 @@ use crate::journal::export::{self, JournalFile};
 use crate::journal::{
     Durability, EntryState, Journal, Resolution, RunStatus, SqliteJournal, now_ms,
 };
-use crate::runtime::{Outcome, RunReport, Runtime};
+use crate::runtime::{Outcome, RunReport, Runtime, StartRequest};
 use crate::tools::ToolError;
 use anyhow::{Context, anyhow, bail};
 use std::io::Write;
@@ -38,14 +38,17 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             let runtime = Runtime::new(journal.clone())?;
             let observer = (!quiet).then(|| format::progress_observer(verbose));
             let shown = path.display().to_string();
-            let report =
-                block_on(
-                    runtime.start(&name, &shown, &bytes, input, &config, observer, |id| {
-                        if !quiet {
-                            eprintln!("relive: run {id} started (agent {name}, {shown})");
-                        }
-                    }),
-                )?;
+            let request = StartRequest {
+                agent: &name,
+                path: &shown,
+                bytes: &bytes,
+                input,
+            };
+            let report = block_on(runtime.start(request, &config, observer, |id| {
+                if !quiet {
+                    eprintln!("relive: run {id} started (agent {name}, {shown})");
+                }
+            }))?;
             finish(&report, json, quiet)
         }
         Command::Resume {

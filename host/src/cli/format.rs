@@ -33,11 +33,60 @@ pub fn progress_observer(verbose: bool) -> Observer {
                     event.kind.as_str(),
                     event.name,
                     duration(event.duration),
-                    shorten(&event.detail, 80)
+                    shorten(&summarize(event.kind, &event.detail), 80)
                 );
             }
         }
     })
+}
+
+/// A recorded answer in a few words: an LLM answer's text or the tools it
+/// asks for, a tool's result, or the error.
+pub fn summarize(kind: EntryKind, response: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(response) else {
+        return response.to_string();
+    };
+    if let Some(err) = value.get("Err") {
+        let message = err
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default();
+        let kind = err.get("kind").and_then(|k| k.as_str()).unwrap_or("error");
+        return format!("error ({kind}): {message}");
+    }
+    let Some(ok) = value.get("Ok") else {
+        return response.to_string();
+    };
+    match (kind, ok) {
+        (EntryKind::Llm, ok) => {
+            let message = &ok["message"];
+            let calls: Vec<String> = message["tool_calls"]
+                .as_array()
+                .map(|calls| {
+                    calls
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{} {}",
+                                c["name"].as_str().unwrap_or("?"),
+                                c["arguments"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if calls.is_empty() {
+                format!(
+                    "answer: {}",
+                    message["content"].as_str().unwrap_or_default()
+                )
+            } else {
+                format!("calls {}", calls.join(", "))
+            }
+        }
+        (_, serde_json::Value::String(text)) => text.clone(),
+        (_, other) => other.to_string(),
+    }
 }
 
 /// `12 ms`, `1.4 s`, `85 µs`.
@@ -186,6 +235,23 @@ pub fn timeline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summaries_are_short_and_readable() {
+        let llm = r#"{"Ok":{"message":{"role":"assistant","content":"","tool_calls":[{"id":"c","name":"search","arguments":"{\"q\":1}"}]}}}"#;
+        assert_eq!(summarize(EntryKind::Llm, llm), r#"calls search {"q":1}"#);
+        assert_eq!(
+            summarize(EntryKind::Tool, r#"{"Ok":"{\"a\":1}"}"#),
+            r#"{"a":1}"#
+        );
+        assert_eq!(
+            summarize(
+                EntryKind::Tool,
+                r#"{"Err":{"kind":"failed","message":"boom"}}"#
+            ),
+            "error (failed): boom"
+        );
+    }
 
     #[test]
     fn timestamps_are_utc_calendar_dates() {
