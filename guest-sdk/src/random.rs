@@ -4,8 +4,8 @@
 //! a replayed run sees exactly the values of the original run. Use them rather
 //! than a seeded generator of your own, or seed yours from [`u64()`].
 //!
-//! Each 8 random bytes are one host call (one journal entry), so ask for what
-//! you need rather than for large buffers.
+//! Each function is one host call (one journal entry); the host caps a single
+//! request at 1 MiB.
 
 /// A random `u64`: one host call.
 ///
@@ -17,21 +17,23 @@ pub fn u64() -> u64 {
     getrandom::u64().expect("the host's random source failed")
 }
 
-/// `n` random bytes, read as `n.div_ceil(8)` calls to [`u64()`].
-///
-/// The number of host calls depends only on `n` (never on memory layout), so
-/// a replayed run makes exactly the same calls.
+/// `n` random bytes: one host call (`get-random-bytes`), one journal entry.
 ///
 /// # Panics
 ///
-/// As [`u64()`].
+/// If the host refuses the request (over its 1 MiB limit per call), or, off
+/// wasm, if the platform's random source fails.
 pub fn bytes(n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n.next_multiple_of(8));
-    while out.len() < n {
-        out.extend_from_slice(&u64().to_le_bytes());
+    #[cfg(target_arch = "wasm32")]
+    {
+        wasip2::random::random::get_random_bytes(n as u64)
     }
-    out.truncate(n);
-    out
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let mut out = vec![0u8; n];
+        getrandom::fill(&mut out).expect("the platform's random source failed");
+        out
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 
 pub mod export;
 pub mod sqlite;
+#[cfg(test)]
+mod sqlite_tests;
 mod writer;
 
 use serde::{Deserialize, Serialize};

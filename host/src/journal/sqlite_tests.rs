@@ -1,0 +1,211 @@
+//! Tests of the SQLite journal on real files.
+
+use super::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
+use super::*;
+use crate::config::FsyncPolicy;
+use std::sync::Arc;
+
+fn new_run(journal: &SqliteJournal, id: &str) {
+    journal
+        .put_component("sha256:c", b"bytes")
+        .wait_blocking()
+        .unwrap();
+    journal
+        .create_run(NewRun {
+            id: id.into(),
+            agent: "a".into(),
+            component_digest: "sha256:c".into(),
+            input: "in".into(),
+            config_path: None,
+        })
+        .wait_blocking()
+        .unwrap();
+}
+
+fn completed(seq: u64, response: &str) -> Entry {
+    let mut e = Entry::new(seq, EntryKind::Clock, "wall", "null".into());
+    e.response = Some(response.into());
+    e.state = EntryState::Completed;
+    e
+}
+
+#[test]
+fn new_journal_is_stamped_and_migrated_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    {
+        let j = SqliteJournal::open(&path, FsyncPolicy::Critical).unwrap();
+        new_run(&j, "r1");
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let app: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        (app, version, mode.as_str()),
+        (APPLICATION_ID, SCHEMA_VERSION, "wal")
+    );
+    drop(conn);
+    let j = SqliteJournal::open_existing(&path).unwrap();
+    assert_eq!(j.find_run("r1").unwrap().status, RunStatus::Running);
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    drop(SqliteJournal::open(&path, FsyncPolicy::Critical).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+        .unwrap();
+    drop(conn);
+    let err = SqliteJournal::open_existing(&path)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("newer relive"), "{err}");
+}
+
+#[test]
+fn empty_file_becomes_a_journal_but_garbage_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    SqliteJournal::open(&empty, FsyncPolicy::Critical).unwrap();
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"this is not sqlite at all, not even close").unwrap();
+    let err = SqliteJournal::open(&garbage, FsyncPolicy::Critical)
+        .err()
+        .unwrap();
+    assert!(matches!(err, JournalError::NotADatabase { .. }), "{err}");
+}
+
+#[test]
+fn concurrent_writers_are_grouped_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Arc::new(SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap());
+    let runs: Vec<String> = (0..8).map(|i| format!("run{i}")).collect();
+    for r in &runs {
+        new_run(&j, r);
+    }
+    let handles: Vec<_> = runs
+        .iter()
+        .cloned()
+        .map(|run| {
+            let j = j.clone();
+            std::thread::spawn(move || {
+                let mut pending = Vec::new();
+                for seq in 0..200u64 {
+                    let durability = if seq % 50 == 49 {
+                        Durability::Commit
+                    } else {
+                        Durability::Lazy
+                    };
+                    pending.push(j.append(&run, completed(seq, &format!("{seq}")), durability));
+                }
+                for c in pending {
+                    c.wait_blocking().unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    for r in &runs {
+        let entries = j.entries(r).unwrap();
+        assert_eq!(entries.len(), 200);
+        assert!(
+            entries
+                .iter()
+                .enumerate()
+                .all(|(i, e)| e.response.as_deref() == Some(i.to_string().as_str()))
+        );
+    }
+}
+
+#[test]
+fn a_failed_entry_write_poisons_later_writes_of_that_run_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::EveryEntry).unwrap();
+    new_run(&j, "a");
+    new_run(&j, "b");
+    j.append("a", completed(0, "x"), Durability::Commit)
+        .wait_blocking()
+        .unwrap();
+    // A duplicate seq violates the primary key: the chain of run `a` breaks.
+    assert!(
+        j.append("a", completed(0, "y"), Durability::Lazy)
+            .wait_blocking()
+            .is_err()
+    );
+    let err = j
+        .append("a", completed(1, "z"), Durability::Commit)
+        .wait_blocking()
+        .unwrap_err();
+    assert!(err.to_string().contains("earlier journal write"), "{err}");
+    j.append("b", completed(0, "ok"), Durability::Sync)
+        .wait_blocking()
+        .unwrap();
+    assert_eq!(j.entries("a").unwrap().len(), 1);
+    assert_eq!(j.entries("b").unwrap().len(), 1);
+}
+
+#[test]
+fn started_entries_complete_once_and_resolutions_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    new_run(&j, "r");
+    let e = Entry::new(0, EntryKind::Tool, "t", "{}".into());
+    j.append("r", e, Durability::Sync).wait_blocking().unwrap();
+    j.resolve("r", 0, Resolution::Retry { at_ms: 5 }, None)
+        .wait_blocking()
+        .unwrap();
+    let got = &j.entries("r").unwrap()[0];
+    assert_eq!(got.state, EntryState::Started);
+    assert_eq!(got.resolution, Some(Resolution::Retry { at_ms: 5 }));
+    let usage = crate::llm::Usage {
+        input_tokens: 3,
+        output_tokens: 4,
+    };
+    j.complete("r", 0, "\"done\"".into(), Some(usage), Durability::Commit)
+        .wait_blocking()
+        .unwrap();
+    assert!(
+        j.complete("r", 0, "again".into(), None, Durability::Commit)
+            .wait_blocking()
+            .is_err()
+    );
+    let got = &j.entries("r").unwrap()[0];
+    assert_eq!(
+        (got.state, got.response.as_deref(), got.usage),
+        (EntryState::Completed, Some("\"done\""), Some(usage))
+    );
+}
+
+#[test]
+fn run_prefixes_resolve_uniquely() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    new_run(&j, "abcd1111");
+    new_run(&j, "abcd2222");
+    assert_eq!(j.find_run("abcd1").unwrap().id, "abcd1111");
+    assert!(matches!(
+        j.find_run("abcd"),
+        Err(JournalError::AmbiguousRun { .. })
+    ));
+    assert!(matches!(
+        j.find_run("zzzz"),
+        Err(JournalError::UnknownRun(_))
+    ));
+    assert!(
+        matches!(j.find_run("ab"), Err(JournalError::UnknownRun(_))),
+        "too short for a prefix"
+    );
+}
