@@ -10,6 +10,7 @@
 //! guest sees it), or drop it for local reads (clock, random, log), which the
 //! writer commits with the next batch.
 
+mod blobs;
 pub mod export;
 pub mod sqlite;
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! (see `writer.rs`) that groups them into transactions; reads use their own
 //! connection, which WAL lets run beside the writer.
 
+use super::blobs;
 use super::writer::{Job, Op, Writer};
 use super::{
     Commit, Durability, Entry, EntryKind, EntryState, Journal, JournalError, NewRun, Resolution,
@@ -63,6 +64,16 @@ const MIGRATIONS: &[&str] = &[
         resolution      TEXT,
         PRIMARY KEY (run_id, seq)
     ) WITHOUT ROWID;
+    "#,
+    // 2: content-addressed blobs for large payloads; `packed` says which of
+    //    request (1) and response (2) hold blob references.
+    r#"
+    CREATE TABLE blobs (
+        digest  TEXT PRIMARY KEY,
+        size    INTEGER NOT NULL,
+        bytes   TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE entries ADD COLUMN packed INTEGER NOT NULL DEFAULT 0;
     "#,
 ];
 
@@ -400,7 +411,7 @@ impl Journal for SqliteJournal {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, kind, name, request_digest, request, response, state, started_at,
-                        finished_at, input_tokens, output_tokens, resolution
+                        finished_at, input_tokens, output_tokens, resolution, packed
                  FROM entries WHERE run_id = ?1 ORDER BY seq",
             )?;
             let rows = stmt.query_map([run_id], |row| {
@@ -417,10 +428,20 @@ impl Journal for SqliteJournal {
                     row.get::<_, Option<i64>>(9)?,
                     row.get::<_, Option<i64>>(10)?,
                     row.get::<_, Option<String>>(11)?,
+                    row.get::<_, i64>(12)?,
                 ))
             })?;
+            let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
+            let mut blob_stmt = conn.prepare_cached("SELECT bytes FROM blobs WHERE digest = ?1")?;
+            let mut fetch = |digest: &str| -> Option<String> {
+                blob_stmt
+                    .query_row([digest], |r| r.get(0))
+                    .optional()
+                    .ok()
+                    .flatten()
+            };
             let mut entries = Vec::new();
-            for (expected, row) in rows.enumerate() {
+            for (expected, row) in rows.into_iter().enumerate() {
                 let (
                     seq,
                     kind,
@@ -434,7 +455,8 @@ impl Journal for SqliteJournal {
                     tin,
                     tout,
                     resolution,
-                ) = row?;
+                    packed,
+                ) = row;
                 let seq = seq as u64;
                 let damaged = |message: String| JournalError::Damaged {
                     run_id: run_id.to_string(),
@@ -446,6 +468,17 @@ impl Journal for SqliteJournal {
                         "entries are not contiguous: expected #{expected}"
                     )));
                 }
+                let request = if packed & 1 != 0 {
+                    blobs::unpack(&request, &mut fetch).map_err(damaged)?
+                } else {
+                    request
+                };
+                let response = match response {
+                    Some(text) if packed & 2 != 0 => {
+                        Some(blobs::unpack(&text, &mut fetch).map_err(damaged)?)
+                    }
+                    other => other,
+                };
                 let kind: EntryKind = kind.parse().map_err(damaged)?;
                 let state: EntryState = state.parse().map_err(damaged)?;
                 if state == EntryState::Completed && response.is_none() {

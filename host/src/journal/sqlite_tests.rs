@@ -209,3 +209,71 @@ fn run_prefixes_resolve_uniquely() {
         "too short for a prefix"
     );
 }
+
+/// DESIGN §3: an agent that resends its growing conversation must not grow
+/// the journal quadratically.
+#[test]
+fn sixty_turn_conversation_grows_the_journal_linearly() {
+    use crate::llm::{ChatRequest, Message, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let j = SqliteJournal::open(&path, FsyncPolicy::Critical).unwrap();
+    new_run(&j, "r");
+    let mut messages = vec![Message {
+        role: Role::System,
+        content: "You are a helpful agent. ".repeat(40),
+        tool_calls: vec![],
+        tool_call_id: None,
+    }];
+    let (mut raw, turns) = (0usize, 60u64);
+    let mut requests = Vec::new();
+    for turn in 0..turns {
+        messages.push(Message {
+            role: Role::User,
+            content: format!("turn {turn}: {}", "lorem ipsum dolor sit amet ".repeat(40)),
+            tool_calls: vec![],
+            tool_call_id: None,
+        });
+        let request = serde_json::to_string(&ChatRequest {
+            model: None,
+            messages: messages.clone(),
+            tools: vec![],
+            temperature: Some(0.7),
+            max_tokens: None,
+        })
+        .unwrap();
+        raw += request.len();
+        let mut e = Entry::new(turn, EntryKind::Llm, "default", request.clone());
+        e.response = Some(format!("{{\"Ok\":\"answer {turn}\"}}"));
+        e.state = EntryState::Completed;
+        j.append("r", e, Durability::Commit)
+            .wait_blocking()
+            .unwrap();
+        requests.push(request);
+    }
+    // Exact round trip through the packed form.
+    let entries = j.entries("r").unwrap();
+    assert!(entries.iter().zip(&requests).all(|(e, r)| &e.request == r));
+    drop(j);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
+        .unwrap();
+    let stored: i64 = conn
+        .query_row(
+            "SELECT (SELECT sum(length(request)) FROM entries) + (SELECT sum(size) FROM blobs)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let file = std::fs::metadata(&path).unwrap().len() as usize;
+    // Raw requests add up to ~2 MB. Packed: one copy of every message
+    // (~70 KB) plus an 82-byte reference per message per turn (~150 KB).
+    assert!(raw > 1_900_000, "raw {raw}");
+    assert!(stored < 320_000, "stored {stored} bytes for {raw} raw");
+    // Page granularity (overflow pages for the ~5 KB skeletons) dominates the
+    // file; it still holds under a third of the raw bytes.
+    assert!(
+        file < raw / 3,
+        "database file is {file} bytes for {raw} bytes of requests"
+    );
+}

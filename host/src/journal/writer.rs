@@ -11,7 +11,7 @@
 //! the first error, so a lazily written entry that was lost can never be
 //! followed by entries that pretend it exists.
 
-use super::{Durability, Entry, NewRun, Resolution, RunStatus, now_ms};
+use super::{Durability, Entry, NewRun, Resolution, RunStatus, blobs, now_ms};
 use crate::config::FsyncPolicy;
 use crate::llm::Usage;
 use rusqlite::{Connection, params};
@@ -191,6 +191,26 @@ fn commit_batch(
     results
 }
 
+/// Stores `text` packed if that pays (see `blobs.rs`); returns the text for
+/// the entry's column and whether it is packed.
+fn store_text<'a>(
+    conn: &Connection,
+    text: &'a str,
+) -> Result<(std::borrow::Cow<'a, str>, bool), rusqlite::Error> {
+    match blobs::pack(text) {
+        None => Ok((std::borrow::Cow::Borrowed(text), false)),
+        Some(packed) => {
+            let mut insert = conn.prepare_cached(
+                "INSERT OR IGNORE INTO blobs (digest, size, bytes) VALUES (?1, ?2, ?3)",
+            )?;
+            for (digest, bytes) in &packed.blobs {
+                insert.execute(params![digest, bytes.len() as i64, bytes])?;
+            }
+            Ok((std::borrow::Cow::Owned(packed.text), true))
+        }
+    }
+}
+
 fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
     match op {
         Op::PutComponent { digest, bytes } => {
@@ -219,10 +239,19 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
                 .resolution
                 .as_ref()
                 .map(|r| serde_json::to_string(r).expect("resolution serialises"));
+            let (request, request_packed) = store_text(conn, &entry.request)?;
+            let (response, response_packed) = match &entry.response {
+                Some(text) => {
+                    let (t, p) = store_text(conn, text)?;
+                    (Some(t), p)
+                }
+                None => (None, false),
+            };
+            let packed = i64::from(request_packed) | (i64::from(response_packed) << 1);
             conn.prepare_cached(
                 "INSERT INTO entries (run_id, seq, kind, name, request_digest, request, response, state,
-                                      started_at, finished_at, input_tokens, output_tokens, resolution)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                      started_at, finished_at, input_tokens, output_tokens, resolution, packed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
                 run_id,
@@ -230,14 +259,15 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
                 entry.kind.as_str(),
                 entry.name,
                 entry.request_digest,
-                entry.request,
-                entry.response,
+                request,
+                response,
                 entry.state.as_str(),
                 entry.started_at_ms,
                 entry.finished_at_ms,
                 entry.usage.map(|u| u.input_tokens),
                 entry.usage.map(|u| u.output_tokens),
                 resolution,
+                packed,
             ])?;
         }
         Op::Complete {
@@ -246,10 +276,11 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
             response,
             usage,
         } => {
+            let (response, response_packed) = store_text(conn, response)?;
             let changed = conn
                 .prepare_cached(
                     "UPDATE entries SET response = ?3, state = 'completed', finished_at = ?4,
-                            input_tokens = ?5, output_tokens = ?6
+                            input_tokens = ?5, output_tokens = ?6, packed = packed | ?7
                      WHERE run_id = ?1 AND seq = ?2 AND state = 'started'",
                 )?
                 .execute(params![
@@ -259,6 +290,7 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
                     now_ms(),
                     usage.map(|u| u.input_tokens),
                     usage.map(|u| u.output_tokens),
+                    i64::from(response_packed) << 1,
                 ])?;
             if changed != 1 {
                 return Err(rusqlite::Error::ToSqlConversionFailure(
