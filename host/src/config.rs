@@ -130,6 +130,12 @@ pub struct AgentConfig {
     /// Tools the agent may call.
     #[serde(default)]
     pub tools: Vec<String>,
+    /// Most LLM tokens (input + output) one run may use; the run stops with
+    /// an error when a call would go past it.
+    pub budget_tokens: Option<u64>,
+    /// Most a run may spend on LLM calls, in the currency of the models'
+    /// prices (`price_input` / `price_output`).
+    pub budget_cost: Option<f64>,
 }
 
 /// The whole of `relive.toml`.

@@ -164,6 +164,7 @@ impl wit_llm::Host for HostState {
             seq: 0,
             call_index: recorder.llm_call_index(),
             idempotency_key: String::new(),
+            events: None,
         };
         let result = recorder
             .external(EntryKind::Llm, &name, text, Effect::Idempotent, |seq| {

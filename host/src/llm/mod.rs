@@ -114,9 +114,28 @@ pub enum LlmError {
     Unavailable(String),
 }
 
+/// Something that happens during a call, reported as it happens (not
+/// journaled as such: the journal records the final result, and the failed
+/// attempts as metadata of the entry).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderEvent {
+    /// A piece of the answer's text, as the provider streams it.
+    Token(String),
+    /// Attempt number `attempt` (from 1) failed with `error`; the next one
+    /// starts after `retry_in`.
+    Retrying {
+        attempt: u32,
+        error: LlmError,
+        retry_in: std::time::Duration,
+    },
+}
+
+/// Receives [`ProviderEvent`]s.
+pub type EventSink = std::sync::Arc<dyn Fn(ProviderEvent) + Send + Sync>;
+
 /// Where a call sits in its run; providers use it for idempotency keys and
 /// (the scripted provider) to pick the reply.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CallContext {
     pub run_id: String,
     /// Journal position of this call.
@@ -125,6 +144,29 @@ pub struct CallContext {
     pub call_index: u64,
     /// Identical each time the same call is re-issued after a crash.
     pub idempotency_key: String,
+    /// Where streamed tokens and retries are reported, if anywhere.
+    pub events: Option<EventSink>,
+}
+
+impl CallContext {
+    /// Reports `event` to the sink, if there is one.
+    pub fn emit(&self, event: ProviderEvent) {
+        if let Some(sink) = &self.events {
+            sink(event);
+        }
+    }
+}
+
+impl std::fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallContext")
+            .field("run_id", &self.run_id)
+            .field("seq", &self.seq)
+            .field("call_index", &self.call_index)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("events", &self.events.as_ref().map(|_| "<sink>"))
+            .finish()
+    }
 }
 
 /// A configured language model, live.

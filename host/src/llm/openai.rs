@@ -405,6 +405,7 @@ mod tests {
             seq: 3,
             call_index,
             idempotency_key,
+            events: None,
         }
     }
 

@@ -350,6 +350,7 @@ mod tests {
             seq: 9,
             call_index: 1,
             idempotency_key,
+            events: None,
         };
         let response = p.chat(&ctx, &ask("x")).await.unwrap();
         assert_eq!(response.message.content, "final answer");
