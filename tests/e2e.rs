@@ -7,5 +7,6 @@ mod support;
 mod bad_input;
 mod divergence;
 mod kill;
+mod llm_calls;
 mod openai;
 mod record_replay;

@@ -7,13 +7,15 @@
 //! context and the limits.
 
 use crate::bindings::{wit_llm, wit_log, wit_tools, wit_types};
-use crate::journal::EntryKind;
-use crate::llm::{CallContext, ChatRequest, ChatResponse, LlmError, Provider, ToolSpec};
-use crate::replay::{Effect, Recorder};
+use crate::journal::{Attempt, Completion, EntryKind};
+use crate::llm::{
+    CallContext, ChatRequest, ChatResponse, EventSink, LlmError, Provider, ProviderEvent, ToolSpec,
+};
+use crate::replay::{Effect, Event, Observer, Phase, Recorder};
 use crate::sandbox::{MAX_HOST_CALL_BYTES, MAX_RANDOM_BYTES};
 use crate::tools::{Tool, ToolContext, ToolError};
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime::{StoreLimits, bail};
@@ -32,6 +34,8 @@ pub struct Grants {
     pub models: BTreeMap<String, Arc<dyn Provider>>,
     pub default_model: Option<String>,
     pub tools: BTreeMap<String, Arc<dyn Tool>>,
+    /// `budget_tokens` of the agent, if set.
+    pub budget_tokens: Option<u64>,
 }
 
 impl Grants {
@@ -86,6 +90,8 @@ pub struct HostState {
     pub grants: Grants,
     pub limits: StoreLimits,
     clock: GuestClock,
+    /// LLM tokens used by this run so far (replayed calls included).
+    spent_tokens: u64,
 }
 
 impl HostState {
@@ -97,6 +103,7 @@ impl HostState {
             grants,
             limits,
             clock: GuestClock::default(),
+            spent_tokens: 0,
         }
     }
 }
@@ -159,19 +166,18 @@ impl wit_llm::Host for HostState {
         let HostState {
             recorder, grants, ..
         } = self;
-        let ctx = CallContext {
-            run_id: recorder.run_id().to_string(),
-            seq: 0,
-            call_index: recorder.llm_call_index(),
-            idempotency_key: String::new(),
-            events: None,
-        };
+        let run_id = recorder.run_id().to_string();
+        let call_index = recorder.llm_call_index();
+        let observer = recorder.observer();
         let result = recorder
             .external(EntryKind::Llm, &name, text, Effect::Idempotent, |seq| {
+                let attempts = Arc::new(Mutex::new(Vec::new()));
                 let ctx = CallContext {
+                    idempotency_key: crate::replay::idempotency_key(&run_id, seq),
+                    run_id,
                     seq,
-                    idempotency_key: crate::replay::idempotency_key(&ctx.run_id, seq),
-                    ..ctx
+                    call_index,
+                    events: Some(event_sink(seq, &name, observer, attempts.clone())),
                 };
                 let grants = &*grants;
                 async move {
@@ -179,16 +185,77 @@ impl wit_llm::Host for HostState {
                         Ok(provider) => provider.chat(&ctx, &request).await,
                         Err(denied) => Err(denied),
                     };
-                    let usage = outcome.as_ref().ok().map(|r| r.usage);
-                    (encode(&outcome), usage)
+                    let attempts = std::mem::take(&mut *attempts.lock().expect("not poisoned"));
+                    Completion {
+                        usage: outcome.as_ref().ok().map(|r| r.usage),
+                        response: encode(&outcome),
+                        attempts,
+                    }
                 }
             })
             .await;
         let text = result.map_err(|stop| self.recorder.fail(stop))?;
         check_size("llm.chat response", text.len())?;
         let outcome: Result<ChatResponse, LlmError> = decode(&mut self.recorder, &text)?;
+        if let Ok(response) = &outcome {
+            self.spent_tokens +=
+                u64::from(response.usage.input_tokens) + u64::from(response.usage.output_tokens);
+            if let Some(budget) = self.grants.budget_tokens
+                && self.spent_tokens > budget
+            {
+                let agent = &self.grants.agent;
+                return Err(self.recorder.fail(crate::replay::Stop::Budget(format!(
+                    "the run used {} LLM tokens, over its budget of {budget}; raise `budget_tokens` under [agents.{agent}] in {}",
+                    self.spent_tokens, self.grants.config_source
+                ))));
+            }
+        }
         Ok(outcome.map(Into::into).map_err(Into::into))
     }
+}
+
+/// Forwards a call's provider events to the observer (streamed tokens,
+/// retries) and keeps failed attempts for the journal entry.
+fn event_sink(
+    seq: u64,
+    name: &str,
+    observer: Option<Observer>,
+    attempts: Arc<Mutex<Vec<Attempt>>>,
+) -> EventSink {
+    let name = name.to_string();
+    Arc::new(move |event: ProviderEvent| {
+        let (phase, detail) = match event {
+            ProviderEvent::Token(text) => (Phase::Token, text),
+            ProviderEvent::Retrying {
+                attempt,
+                error,
+                retry_in,
+            } => {
+                let detail = format!(
+                    "attempt {attempt} failed ({error}); retrying in {} ms",
+                    retry_in.as_millis()
+                );
+                attempts.lock().expect("not poisoned").push(Attempt {
+                    attempt,
+                    error: error.to_string(),
+                    retry_in_ms: retry_in.as_millis() as u64,
+                    at_ms: crate::journal::now_ms(),
+                });
+                (Phase::Retrying, detail)
+            }
+        };
+        if let Some(observer) = &observer {
+            observer(&Event {
+                seq,
+                kind: EntryKind::Llm,
+                name: name.clone(),
+                phase,
+                duration: std::time::Duration::ZERO,
+                usage: None,
+                detail,
+            });
+        }
+    })
 }
 
 impl wit_tools::Host for HostState {
@@ -231,7 +298,10 @@ impl wit_tools::Host for HostState {
                         }
                     }
                 };
-                (encode(&outcome), None)
+                Completion {
+                    response: encode(&outcome),
+                    ..Completion::default()
+                }
             })
             .await;
         let text = result.map_err(|stop| self.recorder.fail(stop))?;

@@ -11,7 +11,9 @@
 //! fsynced before the effect starts; an external result is committed before
 //! the guest sees it; local reads (clock, random, log) are written lazily.
 
-use crate::journal::{Durability, Entry, EntryKind, EntryState, Journal, JournalError, Resolution};
+use crate::journal::{
+    Completion, Durability, Entry, EntryKind, EntryState, Journal, JournalError, Resolution,
+};
 use crate::llm::Usage;
 use std::fmt;
 use std::future::Future;
@@ -119,6 +121,9 @@ pub enum Stop {
     Journal(JournalError),
     #[error("entry #{seq} is damaged: {message}")]
     Damaged { seq: u64, message: String },
+    /// The run went past a budget the operator set.
+    #[error("{0}")]
+    Budget(String),
 }
 
 impl From<JournalError> for Stop {
@@ -146,6 +151,10 @@ pub enum Phase {
     Started,
     /// A live call finished and is recorded.
     Completed,
+    /// A piece of an LLM answer, streamed (`detail` is the text).
+    Token,
+    /// An attempt failed and will be retried (`detail` says why and when).
+    Retrying,
 }
 
 /// Receives [`Event`]s for live calls (replayed calls are silent).
@@ -192,6 +201,11 @@ impl Recorder {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Where live events go, if anywhere.
+    pub fn observer(&self) -> Option<Observer> {
+        self.observer.clone()
     }
 
     /// True while the guest is still inside the recorded part of the run;
@@ -348,7 +362,7 @@ impl Recorder {
     ) -> Result<String, Stop>
     where
         F: FnOnce(u64) -> Fut,
-        Fut: Future<Output = (String, Option<Usage>)>,
+        Fut: Future<Output = Completion>,
     {
         if kind == EntryKind::Llm {
             self.llm_calls += 1;
@@ -412,7 +426,7 @@ impl Recorder {
     ) -> Result<String, Stop>
     where
         F: FnOnce(u64) -> Fut,
-        Fut: Future<Output = (String, Option<Usage>)>,
+        Fut: Future<Output = Completion>,
     {
         let begun = Instant::now();
         if let Some(observer) = &self.observer {
@@ -426,16 +440,11 @@ impl Recorder {
                 detail: request.to_string(),
             });
         }
-        let (response, usage) = live(seq).await;
+        let completion = live(seq).await;
+        let (response, usage) = (completion.response.clone(), completion.usage);
         // The result is committed before the guest sees it.
         self.journal()?
-            .complete(
-                &self.run_id,
-                seq,
-                response.clone(),
-                usage,
-                Durability::Commit,
-            )
+            .complete(&self.run_id, seq, completion, Durability::Commit)
             .wait()
             .await?;
         if let Some(observer) = &self.observer {

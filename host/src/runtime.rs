@@ -315,6 +315,7 @@ impl Runtime {
         });
         let outcome = match (stop, result) {
             (Some(Stop::Diverged(d)), _) => Outcome::Diverged(d),
+            (Some(Stop::Budget(message)), _) => Outcome::Failed { error: message },
             (Some(stop @ Stop::Uncertain { .. }), _) => {
                 let Stop::Uncertain { seq, .. } = &stop else {
                     unreachable!()
@@ -397,6 +398,7 @@ pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
         agent: agent.to_string(),
         config_source: config.describe_source(),
         default_model: grants.models.first().cloned(),
+        budget_tokens: grants.budget_tokens,
         models,
         tools,
     })

@@ -24,6 +24,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             json,
             quiet,
             verbose,
+            stream,
         } => {
             let config = Config::load(cli.config.as_deref())?;
             let input = read_input(input, input_file.as_deref())?;
@@ -36,7 +37,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             })?;
             let journal = open_journal(cli.db.as_deref(), &config, true)?;
             let runtime = Runtime::new(journal.clone())?;
-            let observer = (!quiet).then(|| format::progress_observer(verbose));
+            let observer = (!quiet).then(|| format::progress_observer(verbose, stream));
             let shown = path.display().to_string();
             let request = StartRequest {
                 agent: &name,
@@ -56,6 +57,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             json,
             quiet,
             verbose,
+            stream,
         } => {
             let db = db_path(cli.db.as_deref(), &Config::load(cli.config.as_deref())?);
             let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open_existing(&db)?);
@@ -73,7 +75,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                     record.id, record.agent
                 );
             }
-            let observer = (!quiet).then(|| format::progress_observer(verbose));
+            let observer = (!quiet).then(|| format::progress_observer(verbose, stream));
             let report = block_on(runtime.resume(&record, &config, observer))?;
             finish(&report, json, quiet)
         }

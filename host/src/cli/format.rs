@@ -7,11 +7,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Prints one line per live host call on stderr; clock and random reads
-/// only when `verbose`.
-pub fn progress_observer(verbose: bool) -> Observer {
+/// only when `verbose`; with `stream`, an LLM answer's text as it arrives.
+pub fn progress_observer(verbose: bool, stream: bool) -> Observer {
+    let streaming = Arc::new(std::sync::atomic::AtomicBool::new(false));
     Arc::new(move |event: &Event| {
-        if event.phase != Phase::Completed {
-            return;
+        use std::sync::atomic::Ordering;
+        match event.phase {
+            Phase::Token if stream => {
+                let mut err = io::stderr().lock();
+                if !streaming.swap(true, Ordering::Relaxed) {
+                    let _ = write!(err, "  #{:<5} llm  ▸ ", event.seq);
+                }
+                let _ = write!(err, "{}", event.detail.replace('\n', "\n           "));
+                let _ = err.flush();
+                return;
+            }
+            Phase::Retrying => {
+                eprintln!(
+                    "  #{:<5} {:<9} {:<16} {}",
+                    event.seq,
+                    event.kind.as_str(),
+                    event.name,
+                    event.detail
+                );
+                return;
+            }
+            Phase::Completed => {
+                if streaming.swap(false, Ordering::Relaxed) {
+                    eprintln!();
+                }
+            }
+            _ => return,
         }
         match event.kind {
             EntryKind::Log => {
@@ -216,6 +242,16 @@ pub fn timeline(
                 .map(|r| cut(r, 80))
                 .unwrap_or_else(|| "…".into())
         )?;
+        for a in &e.attempts {
+            writeln!(
+                out,
+                "{:>5}  ↻ attempt {} failed: {} (retried after {} ms)",
+                "",
+                a.attempt,
+                cut(&a.error, 120),
+                a.retry_in_ms
+            )?;
+        }
     }
     writeln!(out)?;
     writeln!(

@@ -81,6 +81,9 @@ enum Command {
         /// Also show clock and random reads in the progress lines.
         #[arg(long, short)]
         verbose: bool,
+        /// Print the LLM's answers as they stream in (on stderr).
+        #[arg(long)]
+        stream: bool,
     },
     /// Resume a run interrupted by a crash: replay its journal, then go on.
     Resume {
@@ -92,6 +95,9 @@ enum Command {
         quiet: bool,
         #[arg(long, short)]
         verbose: bool,
+        /// Print the LLM's answers as they stream in (on stderr).
+        #[arg(long)]
+        stream: bool,
     },
     /// List the runs in the journal, newest first.
     Runs {

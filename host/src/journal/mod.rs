@@ -193,6 +193,30 @@ pub enum Resolution {
     Fail { at_ms: i64 },
 }
 
+/// A failed attempt of a call that was retried (metadata: replay never
+/// returns it; it shows what the call cost and why it was slow).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// Attempt number, from 1.
+    pub attempt: u32,
+    /// Why it failed.
+    pub error: String,
+    /// How long the host waited before the next attempt.
+    pub retry_in_ms: u64,
+    /// When it failed (host time, Unix ms).
+    pub at_ms: i64,
+}
+
+/// What completes a started entry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Completion {
+    /// What the guest is given back, as JSON.
+    pub response: String,
+    pub usage: Option<crate::llm::Usage>,
+    /// Failed attempts before the one that produced `response`.
+    pub attempts: Vec<Attempt>,
+}
+
 /// One recorded host call.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -216,6 +240,8 @@ pub struct Entry {
     pub usage: Option<crate::llm::Usage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
 }
 
 impl Entry {
@@ -233,6 +259,7 @@ impl Entry {
             finished_at_ms: None,
             usage: None,
             resolution: None,
+            attempts: Vec::new(),
         }
     }
 }
@@ -362,8 +389,7 @@ pub trait Journal: Send + Sync {
         &self,
         run_id: &str,
         seq: u64,
-        response: String,
-        usage: Option<crate::llm::Usage>,
+        completion: Completion,
         durability: Durability,
     ) -> Commit;
     /// Records an operator's decision on a started entry; with

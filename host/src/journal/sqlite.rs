@@ -8,8 +8,8 @@
 use super::blobs;
 use super::writer::{Job, Op, Writer};
 use super::{
-    Commit, Durability, Entry, EntryKind, EntryState, Journal, JournalError, NewRun, Resolution,
-    RunRecord, RunStatus,
+    Commit, Completion, Durability, Entry, EntryKind, EntryState, Journal, JournalError, NewRun,
+    Resolution, RunRecord, RunStatus,
 };
 use crate::config::FsyncPolicy;
 use crate::llm::Usage;
@@ -74,6 +74,10 @@ const MIGRATIONS: &[&str] = &[
         bytes   TEXT NOT NULL
     ) WITHOUT ROWID;
     ALTER TABLE entries ADD COLUMN packed INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // 3: failed attempts of retried calls (JSON list), as metadata.
+    r#"
+    ALTER TABLE entries ADD COLUMN attempts TEXT;
     "#,
 ];
 
@@ -307,16 +311,14 @@ impl Journal for SqliteJournal {
         &self,
         run_id: &str,
         seq: u64,
-        response: String,
-        usage: Option<Usage>,
+        completion: Completion,
         durability: Durability,
     ) -> Commit {
         self.submit(
             Op::Complete {
                 run_id: run_id.to_string(),
                 seq,
-                response,
-                usage,
+                completion,
             },
             durability,
         )
@@ -411,7 +413,7 @@ impl Journal for SqliteJournal {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, kind, name, request_digest, request, response, state, started_at,
-                        finished_at, input_tokens, output_tokens, resolution, packed
+                        finished_at, input_tokens, output_tokens, resolution, packed, attempts
                  FROM entries WHERE run_id = ?1 ORDER BY seq",
             )?;
             let rows = stmt.query_map([run_id], |row| {
@@ -429,6 +431,7 @@ impl Journal for SqliteJournal {
                     row.get::<_, Option<i64>>(10)?,
                     row.get::<_, Option<String>>(11)?,
                     row.get::<_, i64>(12)?,
+                    row.get::<_, Option<String>>(13)?,
                 ))
             })?;
             let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
@@ -456,6 +459,7 @@ impl Journal for SqliteJournal {
                     tout,
                     resolution,
                     packed,
+                    attempts,
                 ) = row;
                 let seq = seq as u64;
                 let damaged = |message: String| JournalError::Damaged {
@@ -509,6 +513,11 @@ impl Journal for SqliteJournal {
                         _ => None,
                     },
                     resolution,
+                    attempts: match attempts {
+                        Some(text) => serde_json::from_str(&text)
+                            .map_err(|e| damaged(format!("bad attempts: {e}")))?,
+                        None => Vec::new(),
+                    },
                 });
             }
             Ok(entries)

@@ -174,11 +174,22 @@ fn started_entries_complete_once_and_resolutions_are_kept() {
         input_tokens: 3,
         output_tokens: 4,
     };
-    j.complete("r", 0, "\"done\"".into(), Some(usage), Durability::Commit)
+    let attempt = Attempt {
+        attempt: 1,
+        error: "unavailable: 429".into(),
+        retry_in_ms: 1000,
+        at_ms: 7,
+    };
+    let completion = Completion {
+        response: "\"done\"".into(),
+        usage: Some(usage),
+        attempts: vec![attempt.clone()],
+    };
+    j.complete("r", 0, completion, Durability::Commit)
         .wait_blocking()
         .unwrap();
     assert!(
-        j.complete("r", 0, "again".into(), None, Durability::Commit)
+        j.complete("r", 0, Completion::default(), Durability::Commit)
             .wait_blocking()
             .is_err()
     );
@@ -187,6 +198,7 @@ fn started_entries_complete_once_and_resolutions_are_kept() {
         (got.state, got.response.as_deref(), got.usage),
         (EntryState::Completed, Some("\"done\""), Some(usage))
     );
+    assert_eq!(got.attempts, vec![attempt]);
 }
 
 #[test]

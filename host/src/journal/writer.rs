@@ -11,9 +11,8 @@
 //! the first error, so a lazily written entry that was lost can never be
 //! followed by entries that pretend it exists.
 
-use super::{Durability, Entry, NewRun, Resolution, RunStatus, blobs, now_ms};
+use super::{Completion, Durability, Entry, NewRun, Resolution, RunStatus, blobs, now_ms};
 use crate::config::FsyncPolicy;
-use crate::llm::Usage;
 use rusqlite::{Connection, params};
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -36,8 +35,7 @@ pub(crate) enum Op {
     Complete {
         run_id: String,
         seq: u64,
-        response: String,
-        usage: Option<Usage>,
+        completion: Completion,
     },
     Resolve {
         run_id: String,
@@ -273,14 +271,21 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
         Op::Complete {
             run_id,
             seq,
-            response,
-            usage,
+            completion,
         } => {
+            let Completion {
+                response,
+                usage,
+                attempts,
+            } = completion;
             let (response, response_packed) = store_text(conn, response)?;
+            let attempts = (!attempts.is_empty())
+                .then(|| serde_json::to_string(attempts).expect("attempts serialise"));
             let changed = conn
                 .prepare_cached(
                     "UPDATE entries SET response = ?3, state = 'completed', finished_at = ?4,
-                            input_tokens = ?5, output_tokens = ?6, packed = packed | ?7
+                            input_tokens = ?5, output_tokens = ?6, packed = packed | ?7,
+                            attempts = ?8
                      WHERE run_id = ?1 AND seq = ?2 AND state = 'started'",
                 )?
                 .execute(params![
@@ -291,6 +296,7 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
                     usage.map(|u| u.input_tokens),
                     usage.map(|u| u.output_tokens),
                     i64::from(response_packed) << 1,
+                    attempts,
                 ])?;
             if changed != 1 {
                 return Err(rusqlite::Error::ToSqlConversionFailure(

@@ -1,0 +1,201 @@
+//! LLM calls through the real binary: a SIGKILL during a call and a resume
+//! that re-sends the same idempotency key; token budgets; the API key kept
+//! out of the journal, the export and the output.
+
+use crate::support::*;
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+struct Server {
+    /// Idempotency keys of the requests, in arrival order.
+    keys: Mutex<Vec<String>>,
+    /// Requests that should hang (by arrival number, from 0).
+    hang: Mutex<Vec<usize>>,
+    count: AtomicUsize,
+}
+
+async fn completions(
+    State(server): State<Arc<Server>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    let n = server.count.fetch_add(1, Ordering::SeqCst);
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    server.keys.lock().unwrap().push(key);
+    if server.hang.lock().unwrap().contains(&n) {
+        // Bounded: the test kills the client long before this ends.
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    }
+    let answered = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["role"] == "tool");
+    let message = if answered {
+        json!({ "role": "assistant", "content": "done" })
+    } else {
+        json!({ "role": "assistant", "content": null, "tool_calls": [{
+            "id": "c1", "type": "function",
+            "function": { "name": "search", "arguments": "{\"query\":\"durable\"}" } }] })
+    };
+    Json(json!({
+        "model": "m",
+        "choices": [{ "message": message, "finish_reason": if answered { "stop" } else { "tool_calls" } }],
+        "usage": { "prompt_tokens": 10, "completion_tokens": 5 }
+    }))
+}
+
+fn start(server: Arc<Server>) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = axum::Router::new()
+                .route("/v1/chat/completions", axum::routing::post(completions))
+                .with_state(server);
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}/v1", rx.recv().unwrap())
+}
+
+/// The researcher example pointed at `base_url`, with `extra` appended to
+/// its agent table.
+fn researcher(base_url: &str, agent_extra: &str) -> Scratch {
+    let scratch = Scratch::example("researcher");
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap();
+    let config = config.replace(
+        "models = [\"scripted\"]",
+        &format!("models = [\"remote\"]\n{agent_extra}"),
+    ) + &format!(
+        "\n[models.remote]\nprovider = \"openai\"\nbase_url = \"{base_url}\"\nmodel = \"m\"\napi_key_env = \"RELIVE_TEST_KEY\"\n"
+    );
+    std::fs::write(scratch.file("relive.toml"), config).unwrap();
+    scratch
+}
+
+const SECRET: &str = "sk-relive-test-5be1c0de";
+
+#[test]
+fn sigkill_during_llm_call_then_resume_resends_the_same_idempotency_key() {
+    let server = Arc::new(Server::default());
+    server.hang.lock().unwrap().push(1); // the second LLM call hangs
+    let scratch = researcher(&start(server.clone()), "");
+    let mut child = scratch
+        .relive()
+        .arg("run")
+        .arg(guest("researcher"))
+        .args(["--input", "q", "-q"])
+        .env("RELIVE_TEST_KEY", SECRET)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.count.load(Ordering::SeqCst) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second LLM call never came"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-request
+    child.wait().unwrap();
+    let id = relive::journal::Journal::runs(&scratch.journal()).unwrap()[0]
+        .id
+        .clone();
+
+    let out = scratch
+        .relive()
+        .args(["resume", &id, "--json"])
+        .env("RELIVE_TEST_KEY", SECRET)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    assert_eq!(json(&out)["output"], "done");
+    let keys = server.keys.lock().unwrap().clone();
+    assert_eq!(
+        keys.len(),
+        3,
+        "first call once, the interrupted one twice: {keys:?}"
+    );
+    assert_ne!(keys[0], keys[1]);
+    assert_eq!(
+        keys[1], keys[2],
+        "the re-issued call carries the same idempotency key"
+    );
+    let entries = scratch.entries(&id);
+    let llm: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind.as_str() == "llm")
+        .collect();
+    assert_eq!(llm.len(), 2);
+    assert_eq!(keys[2], format!("relive-{id}-{}", llm[1].seq));
+}
+
+#[test]
+fn token_budget_stops_the_run_with_the_key_to_raise() {
+    let server = Arc::new(Server::default());
+    let scratch = researcher(&start(server.clone()), "budget_tokens = 20");
+    let out = scratch
+        .relive()
+        .arg("run")
+        .arg(guest("researcher"))
+        .args(["--input", "q", "--json"])
+        .env("RELIVE_TEST_KEY", SECRET)
+        .output()
+        .unwrap();
+    assert_code(&out, 3);
+    let report = json(&out);
+    assert_eq!(report["status"], "failed");
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.contains("30 LLM tokens, over its budget of 20") && error.contains("budget_tokens"),
+        "{error}"
+    );
+    assert_eq!(
+        server.count.load(Ordering::SeqCst),
+        2,
+        "no call after the budget ran out"
+    );
+}
+
+#[test]
+fn api_key_never_reaches_journal_export_or_output() {
+    let server = Arc::new(Server::default());
+    let scratch = researcher(&start(server), "");
+    let out = scratch
+        .relive()
+        .arg("run")
+        .arg(guest("researcher"))
+        .args(["--input", "q", "--json", "-v"])
+        .env("RELIVE_TEST_KEY", SECRET)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let id = json(&out)["id"].as_str().unwrap().to_string();
+    let export = scratch.run(&["export", &id]);
+    let show = scratch.run(&["show", &id, "--full"]);
+    let mut haystacks = vec![out.stdout, out.stderr, export.stdout, show.stdout];
+    for f in ["relive.db", "relive.db-wal"] {
+        haystacks.push(std::fs::read(scratch.file(f)).unwrap_or_default());
+    }
+    for bytes in haystacks {
+        assert!(
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "API key leaked"
+        );
+    }
+}
