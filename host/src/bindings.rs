@@ -14,7 +14,9 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use self::relive::agent::{llm as wit_llm, log as wit_log, tools as wit_tools, types as wit_types};
+pub use self::relive::agent::{
+    llm as wit_llm, log as wit_log, tools as wit_tools, types as wit_types,
+};
 
 impl From<wit_types::Role> for llm::Role {
     fn from(r: wit_types::Role) -> Self {

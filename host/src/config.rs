@@ -136,6 +136,9 @@ pub struct AgentConfig {
     /// Most a run may spend on LLM calls, in the currency of the models'
     /// prices (`price_input` / `price_output`).
     pub budget_cost: Option<f64>,
+    /// Resource limits of this agent's runs (override `[limits]`).
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
 }
 
 /// The whole of `relive.toml`.
@@ -150,6 +153,9 @@ pub struct Config {
     pub tools: BTreeMap<String, ToolConfig>,
     #[serde(default)]
     pub agents: BTreeMap<String, AgentConfig>,
+    /// Resource limits of every agent, unless its own table overrides them.
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
     /// Directory that relative paths in the file are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -298,6 +304,11 @@ impl Config {
     /// The grants of `agent`; an agent without a table gets nothing.
     pub fn agent(&self, agent: &str) -> AgentConfig {
         self.agents.get(agent).cloned().unwrap_or_default()
+    }
+
+    /// The limits in force for `agent`.
+    pub fn limits(&self, agent: &str) -> crate::limits::Limits {
+        crate::limits::Limits::resolve(&self.limits, &self.agent(agent).limits, agent)
     }
 
     /// Describes where this configuration came from, for messages.

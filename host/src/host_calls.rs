@@ -8,17 +8,18 @@
 
 use crate::bindings::{wit_llm, wit_log, wit_tools, wit_types};
 use crate::journal::{Attempt, Completion, EntryKind};
+use crate::limits::{GuestLimiter, Limits};
 use crate::llm::{
     CallContext, ChatRequest, ChatResponse, EventSink, LlmError, Provider, ProviderEvent, ToolSpec,
 };
-use crate::replay::{Effect, Event, Observer, Phase, Recorder};
-use crate::sandbox::{MAX_HOST_CALL_BYTES, MAX_RANDOM_BYTES};
+use crate::replay::{Effect, Event, Observer, Phase, Recorder, Stop};
+use crate::sandbox::MAX_RANDOM_BYTES;
 use crate::tools::{Tool, ToolContext, ToolError};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
+use wasmtime::bail;
 use wasmtime::component::{HasData, Resource, ResourceTable};
-use wasmtime::{StoreLimits, bail};
 use wasmtime_wasi::clocks::WasiClocksCtxView;
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
@@ -26,7 +27,7 @@ use wasmtime_wasi::p2::bindings::random::random;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// The models and tools the operator granted to one agent.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Grants {
     pub agent: String,
     /// Where the grants came from, for error messages.
@@ -36,9 +37,24 @@ pub struct Grants {
     pub tools: BTreeMap<String, Arc<dyn Tool>>,
     /// `budget_tokens` of the agent, if set.
     pub budget_tokens: Option<u64>,
+    /// The agent's resource limits.
+    pub limits: Limits,
 }
 
 impl Grants {
+    /// No models, no tools, default limits: what a replay-only run gets.
+    pub fn none(agent: &str) -> Grants {
+        Grants {
+            agent: agent.to_string(),
+            config_source: "(none)".into(),
+            models: BTreeMap::new(),
+            default_model: None,
+            tools: BTreeMap::new(),
+            budget_tokens: None,
+            limits: Limits::defaults(agent),
+        }
+    }
+
     fn model_name(&self, request: &ChatRequest) -> String {
         request
             .model
@@ -88,20 +104,21 @@ pub struct HostState {
     pub table: ResourceTable,
     pub recorder: Recorder,
     pub grants: Grants,
-    pub limits: StoreLimits,
+    pub limiter: GuestLimiter,
     clock: GuestClock,
     /// LLM tokens used by this run so far (replayed calls included).
     spent_tokens: u64,
 }
 
 impl HostState {
-    pub fn new(wasi: WasiCtx, recorder: Recorder, grants: Grants, limits: StoreLimits) -> Self {
+    pub fn new(wasi: WasiCtx, mut recorder: Recorder, grants: Grants) -> Self {
+        recorder.set_limits(grants.limits.clone());
         HostState {
             wasi,
             table: ResourceTable::new(),
             recorder,
+            limiter: GuestLimiter::new(grants.limits.clone()),
             grants,
-            limits,
             clock: GuestClock::default(),
             spent_tokens: 0,
         }
@@ -124,12 +141,15 @@ impl HasData for Host {
     type Data<'a> = &'a mut HostState;
 }
 
-/// Refuses a host-call argument over [`MAX_HOST_CALL_BYTES`].
-fn check_size(what: &str, len: usize) -> wasmtime::Result<()> {
-    if len > MAX_HOST_CALL_BYTES {
-        bail!("{what} is {len} bytes, over the limit of {MAX_HOST_CALL_BYTES} bytes per host call");
+impl HostState {
+    /// Refuses a host-call argument or result over the agent's limit,
+    /// failing the run with the limit and its key.
+    fn check_size(&mut self, what: &str, len: usize) -> wasmtime::Result<()> {
+        match self.grants.limits.check_call_bytes(what, len) {
+            Ok(()) => Ok(()),
+            Err(message) => Err(self.recorder.fail(Stop::Limit(message))),
+        }
     }
-    Ok(())
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> String {
@@ -142,7 +162,7 @@ fn decode<T: serde::de::DeserializeOwned>(
 ) -> wasmtime::Result<T> {
     serde_json::from_str(text).map_err(|e| {
         let seq = recorder.next_seq().saturating_sub(1);
-        recorder.fail(crate::replay::Stop::Damaged {
+        recorder.fail(Stop::Damaged {
             seq,
             message: format!("recorded response does not decode: {e}"),
         })
@@ -158,7 +178,7 @@ impl wit_llm::Host for HostState {
     ) -> wasmtime::Result<Result<wit_llm::ChatResponse, wit_llm::LlmError>> {
         let request: ChatRequest = request.into();
         let text = encode(&request);
-        check_size("llm.chat request", text.len())?;
+        self.check_size("llm.chat request", text.len())?;
         // The entry is named after what the guest asked for, not what the
         // grants resolve it to, so a replay does not depend on the config.
         let name = request.model.clone().unwrap_or_else(|| "default".into());
@@ -195,7 +215,7 @@ impl wit_llm::Host for HostState {
             })
             .await;
         let text = result.map_err(|stop| self.recorder.fail(stop))?;
-        check_size("llm.chat response", text.len())?;
+        self.check_size("llm.chat response", text.len())?;
         let outcome: Result<ChatResponse, LlmError> = decode(&mut self.recorder, &text)?;
         if let Ok(response) = &outcome {
             self.spent_tokens +=
@@ -204,7 +224,7 @@ impl wit_llm::Host for HostState {
                 && self.spent_tokens > budget
             {
                 let agent = &self.grants.agent;
-                return Err(self.recorder.fail(crate::replay::Stop::Budget(format!(
+                return Err(self.recorder.fail(Stop::Budget(format!(
                     "the run used {} LLM tokens, over its budget of {budget}; raise `budget_tokens` under [agents.{agent}] in {}",
                     self.spent_tokens, self.grants.config_source
                 ))));
@@ -264,7 +284,7 @@ impl wit_tools::Host for HostState {
         name: String,
         arguments: String,
     ) -> wasmtime::Result<Result<String, wit_tools::ToolError>> {
-        check_size("tools.call arguments", arguments.len())?;
+        self.check_size("tools.call arguments", arguments.len())?;
         let tool = self.grants.tool(&name).cloned();
         // An unknown tool does nothing outside, so it is safe to repeat.
         let effect = match &tool {
@@ -305,7 +325,7 @@ impl wit_tools::Host for HostState {
             })
             .await;
         let text = result.map_err(|stop| self.recorder.fail(stop))?;
-        check_size("tools.call result", text.len())?;
+        self.check_size("tools.call result", text.len())?;
         let outcome: Result<String, ToolError> = decode(&mut self.recorder, &text)?;
         Ok(outcome.map_err(Into::into))
     }
@@ -325,7 +345,7 @@ impl wit_tools::Host for HostState {
 
 impl wit_log::Host for HostState {
     async fn log(&mut self, level: wit_log::Level, message: String) -> wasmtime::Result<()> {
-        check_size("log message", message.len())?;
+        self.check_size("log message", message.len())?;
         let request = encode(&serde_json::json!({ "message": message }));
         self.recorder
             .local(EntryKind::Log, level.as_str(), request, || "null".into())
@@ -438,7 +458,7 @@ impl random::Host for HostState {
             .map_err(|stop| self.recorder.fail(stop))?;
         let hex_text: String = decode(&mut self.recorder, &text)?;
         hex::decode(hex_text).map_err(|e| {
-            self.recorder.fail(crate::replay::Stop::Damaged {
+            self.recorder.fail(Stop::Damaged {
                 seq: self.recorder.next_seq().saturating_sub(1),
                 message: format!("recorded random bytes are not hex: {e}"),
             })

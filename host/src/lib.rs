@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod host_calls;
 pub mod journal;
+pub mod limits;
 pub mod llm;
 pub mod replay;
 pub mod runtime;

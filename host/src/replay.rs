@@ -124,6 +124,9 @@ pub enum Stop {
     /// The run went past a budget the operator set.
     #[error("{0}")]
     Budget(String),
+    /// The run went past a resource limit.
+    #[error("{0}")]
+    Limit(String),
 }
 
 impl From<JournalError> for Stop {
@@ -173,6 +176,7 @@ pub struct Recorder {
     observer: Option<Observer>,
     /// Set when the host stops the guest; read after the guest returns.
     pub stop: Option<Stop>,
+    limits: Option<crate::limits::Limits>,
 }
 
 impl Recorder {
@@ -196,11 +200,17 @@ impl Recorder {
             replaying,
             observer,
             stop: None,
+            limits: None,
         }
     }
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Applies `max_host_calls` of `limits` to this run.
+    pub fn set_limits(&mut self, limits: crate::limits::Limits) {
+        self.limits = Some(limits);
     }
 
     /// Where live events go, if anywhere.
@@ -266,6 +276,14 @@ impl Recorder {
         request: &str,
     ) -> Result<Option<Entry>, Stop> {
         let seq = self.cursor as u64;
+        if let Some(limits) = &self.limits
+            && seq >= limits.max_host_calls
+        {
+            return Err(Stop::Limit(format!(
+                "the run made {seq} host calls, the limit; {}",
+                limits.fix("max_host_calls")
+            )));
+        }
         let Some(entry) = self.recorded.get(self.cursor) else {
             if self.mode == Mode::ReplayOnly {
                 return Err(Stop::Diverged(Divergence {

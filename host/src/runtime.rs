@@ -107,8 +107,13 @@ impl Runtime {
 
     /// Compiles `bytes` and checks that they implement the agent world with
     /// imports this host provides.
-    pub fn load(&self, path: &str, bytes: &[u8]) -> Result<AgentPre<HostState>, ComponentError> {
-        let component: Component = sandbox::load_component(&self.engine, path, bytes)?;
+    pub fn load(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        max_bytes: usize,
+    ) -> Result<AgentPre<HostState>, ComponentError> {
+        let component: Component = sandbox::load_component(&self.engine, path, bytes, max_bytes)?;
         let pre =
             self.linker
                 .instantiate_pre(&component)
@@ -138,8 +143,8 @@ impl Runtime {
             bytes,
             input,
         } = request;
-        let pre = self.load(path, bytes)?;
         let grants = build_grants(config, agent)?;
+        let pre = self.load(path, bytes, grants.limits.max_component_bytes)?;
         let digest = component_digest(bytes);
         self.journal
             .put_component(&digest, bytes)
@@ -203,8 +208,12 @@ impl Runtime {
                     run.id
                 )
             })?;
-        let pre = self.load(&run.component_digest, &bytes)?;
         let grants = build_grants(config, &run.agent)?;
+        let pre = self.load(
+            &run.component_digest,
+            &bytes,
+            grants.limits.max_component_bytes,
+        )?;
         if run.status != RunStatus::Running {
             self.journal
                 .set_status(&run.id, RunStatus::Running, None, None, Durability::Commit)
@@ -223,14 +232,18 @@ impl Runtime {
         bytes: &[u8],
         file: &JournalFile,
     ) -> anyhow::Result<RunReport> {
-        let pre = self.load(path, bytes)?;
+        let pre = self.load(
+            path,
+            bytes,
+            crate::limits::Limits::defaults(&file.run.agent).max_component_bytes,
+        )?;
         let mut report = self
             .run_store(
                 &file.run.id,
                 &file.run.input,
                 &pre,
                 file.entries.clone(),
-                Grants::default(),
+                Grants::none(&file.run.agent),
                 None,
                 Mode::ReplayOnly,
             )
@@ -300,9 +313,12 @@ impl Runtime {
         let journal = (mode == Mode::Record).then(|| self.journal.clone());
         let recorder = Recorder::new(run_id.to_string(), journal, recorded, mode, observer);
         let wasi = sandbox::wasi_ctx(run_id, recorder.replaying_flag());
-        let state = HostState::new(wasi, recorder, grants, sandbox::store_limits());
+        let fuel = grants.limits.fuel;
+        let state = HostState::new(wasi, recorder, grants);
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| &mut s.limiter);
+        store.set_fuel(fuel)?;
+        store.fuel_async_yield_interval(Some(crate::limits::FUEL_YIELD_INTERVAL))?;
         let result = match pre.instantiate_async(&mut store).await {
             Ok(agent) => agent.call_run(&mut store, input).await,
             Err(e) => Err(e),
@@ -315,7 +331,9 @@ impl Runtime {
         });
         let outcome = match (stop, result) {
             (Some(Stop::Diverged(d)), _) => Outcome::Diverged(d),
-            (Some(Stop::Budget(message)), _) => Outcome::Failed { error: message },
+            (Some(Stop::Budget(message) | Stop::Limit(message)), _) => {
+                Outcome::Failed { error: message }
+            }
             (Some(stop @ Stop::Uncertain { .. }), _) => {
                 let Stop::Uncertain { seq, .. } = &stop else {
                     unreachable!()
@@ -335,7 +353,7 @@ impl Runtime {
             (None, Ok(Ok(output))) => Outcome::Completed { output },
             (None, Ok(Err(error))) => Outcome::Failed { error },
             (None, Err(trap)) => Outcome::Failed {
-                error: format!("the agent trapped: {trap:#}"),
+                error: describe_trap(&trap, &store.data().grants.limits),
             },
         };
         Ok(RunReport {
@@ -344,6 +362,21 @@ impl Runtime {
             replayed,
             elapsed: begun.elapsed(),
         })
+    }
+}
+
+/// A guest trap in words, naming the limit when one was hit.
+fn describe_trap(trap: &wasmtime::Error, limits: &crate::limits::Limits) -> String {
+    match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => format!(
+            "the agent used up its fuel: it executed more than {} guest instructions (a runaway loop?); {}",
+            limits.fuel,
+            limits.fix("fuel")
+        ),
+        Some(wasmtime::Trap::StackOverflow) => {
+            "the agent overflowed its stack (unbounded recursion?)".to_string()
+        }
+        _ => format!("the agent trapped: {trap:#}"),
     }
 }
 
@@ -399,6 +432,7 @@ pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
         config_source: config.describe_source(),
         default_model: grants.models.first().cloned(),
         budget_tokens: grants.budget_tokens,
+        limits: config.limits(agent),
         models,
         tools,
     })

@@ -9,7 +9,8 @@
 //! - clocks and `wasi:random/random` are answered by the journal (see
 //!   `host_calls.rs`); `wasi:random/insecure` is seeded from the run id, so
 //!   it replays without journaling;
-//! - linear memory is capped at [`DEFAULT_MAX_MEMORY_BYTES`].
+//! - memory, guest CPU (fuel), host-call sizes and counts are capped by
+//!   [`crate::limits`].
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -17,17 +18,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
+use wasmtime::Engine;
 use wasmtime::component::Component;
-use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
-/// Largest linear memory a guest may grow to.
-pub const DEFAULT_MAX_MEMORY_BYTES: usize = 512 << 20;
-/// Largest component file accepted.
-pub const MAX_COMPONENT_BYTES: usize = 256 << 20;
-/// Largest argument or result of one host call (JSON bytes).
-pub const MAX_HOST_CALL_BYTES: usize = 16 << 20;
 /// Largest `get-random-bytes` request.
 pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
 /// Guest stdout and stderr shown per run; the rest is dropped with a note.
@@ -36,8 +31,14 @@ pub const MAX_GUEST_OUTPUT_BYTES: usize = 1 << 20;
 /// Why a component cannot run as an agent.
 #[derive(Debug, thiserror::Error)]
 pub enum ComponentError {
-    #[error("{path} is larger than {MAX_COMPONENT_BYTES} bytes ({size} bytes)")]
-    TooLarge { path: String, size: usize },
+    #[error(
+        "{path} is {size} bytes, over the limit of {max} bytes for a component; raise `max_component_mib` under [limits] in relive.toml"
+    )]
+    TooLarge {
+        path: String,
+        size: usize,
+        max: usize,
+    },
     #[error(
         "{path} is not a WebAssembly file (it does not start with the `\\0asm` magic); pass the .wasm built by `cargo build --target wasm32-wasip2`"
     )]
@@ -60,6 +61,9 @@ pub enum ComponentError {
 pub fn engine() -> anyhow::Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
+    // Fuel counts guest instructions only: time spent in host calls (waiting
+    // for an LLM or a tool) is free.
+    config.consume_fuel(true);
     if let Some(cache) = compilation_cache() {
         config.cache(Some(cache));
     }
@@ -90,12 +94,14 @@ pub fn load_component(
     engine: &Engine,
     path: &str,
     bytes: &[u8],
+    max_bytes: usize,
 ) -> Result<Component, ComponentError> {
     let path = path.to_string();
-    if bytes.len() > MAX_COMPONENT_BYTES {
+    if bytes.len() > max_bytes {
         return Err(ComponentError::TooLarge {
             path,
             size: bytes.len(),
+            max: max_bytes,
         });
     }
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
@@ -158,17 +164,6 @@ pub fn wasi_ctx(run_id: &str, replaying: Arc<AtomicBool>) -> WasiCtx {
             seed as u64,
         ));
     builder.build()
-}
-
-/// Store limits: memory cap, few instances and tables.
-pub fn store_limits() -> StoreLimits {
-    StoreLimitsBuilder::new()
-        .memory_size(DEFAULT_MAX_MEMORY_BYTES)
-        .instances(64)
-        .tables(64)
-        .memories(16)
-        .trap_on_grow_failure(true)
-        .build()
 }
 
 /// The guest's stdout or stderr: copied to the host's stderr with a

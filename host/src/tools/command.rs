@@ -10,8 +10,8 @@
 
 use super::{Tool, ToolContext, ToolError};
 use crate::config::{DEFAULT_TOOL_TIMEOUT_SECS, ToolConfig};
+use crate::limits::DEFAULT_MAX_CALL_BYTES;
 use crate::llm::{BoxFuture, ToolSpec};
-use crate::sandbox::MAX_HOST_CALL_BYTES;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -90,7 +90,7 @@ impl CommandTool {
             };
             let mut out = Vec::new();
             let mut err = Vec::new();
-            let mut limited_out = (&mut stdout).take(MAX_HOST_CALL_BYTES as u64 + 1);
+            let mut limited_out = (&mut stdout).take(DEFAULT_MAX_CALL_BYTES + 1);
             let mut limited_err = (&mut stderr).take(64 * 1024);
             let read_out = limited_out.read_to_end(&mut out);
             let read_err = limited_err.read_to_end(&mut err);
@@ -117,9 +117,9 @@ impl CommandTool {
                 crate::replay::shorten(stderr.trim(), 2000)
             )));
         }
-        if out.len() > MAX_HOST_CALL_BYTES {
+        if out.len() > DEFAULT_MAX_CALL_BYTES as usize {
             return Err(failed(format!(
-                "wrote more than {MAX_HOST_CALL_BYTES} bytes on stdout"
+                "wrote more than {DEFAULT_MAX_CALL_BYTES} bytes on stdout"
             )));
         }
         let text =

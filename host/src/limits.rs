@@ -1,0 +1,175 @@
+//! Resource limits of a run (DESIGN §6), with safe defaults, global
+//! overrides under `[limits]` and per-agent ones under `[agents.NAME.limits]`.
+//!
+//! Every limit has a name; hitting it fails the run with an error that
+//! quotes the limit, its value and the key that raises it.
+
+use serde::Deserialize;
+use wasmtime::ResourceLimiter;
+
+/// Largest linear memory of a guest, by default.
+pub const DEFAULT_MEMORY_MIB: u64 = 512;
+/// Guest instructions (wasmtime fuel) a run may execute, by default: tens of
+/// seconds of pure compute. Time spent waiting for an LLM or a tool does
+/// not use fuel.
+pub const DEFAULT_FUEL: u64 = 20_000_000_000;
+/// Largest argument or result of one host call, by default.
+pub const DEFAULT_MAX_CALL_BYTES: u64 = 16 << 20;
+/// Host calls (journal entries) one run may make, by default.
+pub const DEFAULT_MAX_HOST_CALLS: u64 = 1_000_000;
+/// Largest component file, by default.
+pub const DEFAULT_MAX_COMPONENT_MIB: u64 = 256;
+/// Fuel between two yields to the async runtime, so a busy guest cannot
+/// starve other runs in the same process.
+pub const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
+
+/// `[limits]` or `[agents.NAME.limits]` as written.
+#[derive(Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub memory_mib: Option<u64>,
+    pub fuel: Option<u64>,
+    pub max_call_bytes: Option<u64>,
+    pub max_host_calls: Option<u64>,
+    pub max_component_mib: Option<u64>,
+}
+
+/// The limits in force for one agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    agent: String,
+    pub memory_bytes: usize,
+    pub fuel: u64,
+    pub max_call_bytes: usize,
+    pub max_host_calls: u64,
+    pub max_component_bytes: usize,
+}
+
+impl Limits {
+    /// The agent's overrides, then the global ones, then the defaults.
+    pub fn resolve(global: &LimitsConfig, agent_limits: &LimitsConfig, agent: &str) -> Limits {
+        let pick = |a: Option<u64>, g: Option<u64>, d: u64| a.or(g).unwrap_or(d);
+        Limits {
+            agent: agent.to_string(),
+            memory_bytes: (pick(
+                agent_limits.memory_mib,
+                global.memory_mib,
+                DEFAULT_MEMORY_MIB,
+            ) << 20) as usize,
+            fuel: pick(agent_limits.fuel, global.fuel, DEFAULT_FUEL),
+            max_call_bytes: pick(
+                agent_limits.max_call_bytes,
+                global.max_call_bytes,
+                DEFAULT_MAX_CALL_BYTES,
+            ) as usize,
+            max_host_calls: pick(
+                agent_limits.max_host_calls,
+                global.max_host_calls,
+                DEFAULT_MAX_HOST_CALLS,
+            ),
+            max_component_bytes: (pick(
+                agent_limits.max_component_mib,
+                global.max_component_mib,
+                DEFAULT_MAX_COMPONENT_MIB,
+            ) << 20) as usize,
+        }
+    }
+
+    /// The defaults, for an agent without configuration.
+    pub fn defaults(agent: &str) -> Limits {
+        Self::resolve(&LimitsConfig::default(), &LimitsConfig::default(), agent)
+    }
+
+    /// Where to raise limit `key`, for error messages.
+    pub fn fix(&self, key: &str) -> String {
+        format!(
+            "raise `{key}` under [agents.{}.limits] (or [limits]) in relive.toml",
+            self.agent
+        )
+    }
+
+    /// The error for a host-call argument or result over the limit.
+    pub fn check_call_bytes(&self, what: &str, len: usize) -> Result<(), String> {
+        if len > self.max_call_bytes {
+            return Err(format!(
+                "{what} is {len} bytes, over the limit of {} bytes per host call; {}",
+                self.max_call_bytes,
+                self.fix("max_call_bytes")
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Caps linear memory and table growth; the error names the limit.
+pub struct GuestLimiter {
+    limits: Limits,
+}
+
+impl GuestLimiter {
+    pub fn new(limits: Limits) -> GuestLimiter {
+        GuestLimiter { limits }
+    }
+}
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.memory_bytes {
+            wasmtime::bail!(
+                "the agent asked for {desired} bytes of memory (it had {current}), over the limit of {} bytes ({} MiB); {}",
+                self.limits.memory_bytes,
+                self.limits.memory_bytes >> 20,
+                self.limits.fix("memory_mib")
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+        if desired > MAX_TABLE_ELEMENTS {
+            wasmtime::bail!(
+                "the agent asked for a table of {desired} elements, over the limit of {MAX_TABLE_ELEMENTS}"
+            );
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_overrides_global_overrides_default() {
+        let global = LimitsConfig {
+            fuel: Some(5),
+            memory_mib: Some(64),
+            ..Default::default()
+        };
+        let agent = LimitsConfig {
+            fuel: Some(7),
+            ..Default::default()
+        };
+        let l = Limits::resolve(&global, &agent, "a");
+        assert_eq!((l.fuel, l.memory_bytes), (7, 64 << 20));
+        assert_eq!(l.max_host_calls, DEFAULT_MAX_HOST_CALLS);
+        let err = l
+            .check_call_bytes("tools.call arguments", (16 << 20) + 1)
+            .unwrap_err();
+        assert!(
+            err.contains("max_call_bytes") && err.contains("[agents.a.limits]"),
+            "{err}"
+        );
+    }
+}
