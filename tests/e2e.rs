@@ -10,3 +10,4 @@ mod kill;
 mod llm_calls;
 mod openai;
 mod record_replay;
+mod sandbox;

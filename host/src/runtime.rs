@@ -353,7 +353,10 @@ impl Runtime {
             (None, Ok(Ok(output))) => Outcome::Completed { output },
             (None, Ok(Err(error))) => Outcome::Failed { error },
             (None, Err(trap)) => Outcome::Failed {
-                error: describe_trap(&trap, &store.data().grants.limits),
+                error: match store.data_mut().limiter.refused.take() {
+                    Some(refused) => refused,
+                    None => describe_trap(&trap, &store.data().grants.limits),
+                },
             },
         };
         Ok(RunReport {

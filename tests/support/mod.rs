@@ -47,7 +47,7 @@ pub fn guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let dir = root().join("target");
-        build_guests(&dir, &["researcher", "stepper"], None);
+        build_guests(&dir, &["researcher", "stepper", "hostile"], None);
         dir.join("wasm32-wasip2/release")
     });
     dir.join(format!("{name}.wasm"))
@@ -84,12 +84,14 @@ impl Scratch {
 
     /// A scratch copy of `examples/<name>` (without its src/).
     pub fn example(name: &str) -> Scratch {
+        Scratch::copy_of(&format!("examples/{name}"))
+    }
+
+    /// A scratch copy of the folder `dir` of the repository (without its
+    /// src/ and Cargo.toml).
+    pub fn copy_of(dir: &str) -> Scratch {
         let scratch = Scratch::new();
-        copy_dir(
-            &root().join("examples").join(name),
-            scratch.path(),
-            &["src", "Cargo.toml"],
-        );
+        copy_dir(&root().join(dir), scratch.path(), &["src", "Cargo.toml"]);
         scratch
     }
 
