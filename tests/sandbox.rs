@@ -156,3 +156,28 @@ fn host_call_count_is_limited() {
         .unwrap();
     assert_failed_with(&out, &["made 10 host calls, the limit", "max_host_calls"]);
 }
+
+#[test]
+fn network_imports_are_refused_before_the_component_runs() {
+    let scratch = Scratch::new();
+    for import in ["wasi:sockets/tcp@0.2.0", "wasi:http/outgoing-handler@0.2.0"] {
+        let wat = format!(r#"(component (import "{import}" (instance)))"#);
+        let path = scratch.file("net.wasm");
+        std::fs::write(&path, wat::parse_str(&wat).unwrap()).unwrap();
+        let out = scratch.run(&["run", path.to_str().unwrap()]);
+        assert_code(&out, 1);
+        let text = stderr(&out);
+        assert!(
+            text.contains(&format!("imports `{import}`, which relive does not grant")),
+            "{text}"
+        );
+        assert!(text.contains("granted tool"), "{text}");
+    }
+    assert!(
+        !scratch.db().exists()
+            || relive::journal::Journal::runs(&scratch.journal())
+                .unwrap()
+                .is_empty(),
+        "no run was created"
+    );
+}

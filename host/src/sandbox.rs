@@ -55,6 +55,10 @@ pub enum ComponentError {
     MissingRun { path: String, exports: String },
     #[error("{path} does not implement the relive:agent@0.1.0 world: {message}")]
     WrongWorld { path: String, message: String },
+    #[error(
+        "{path} imports `{import}`, which relive does not grant to agents (no sockets, DNS or HTTP from inside the sandbox); reach the network through a granted tool instead, and remove the import"
+    )]
+    Forbidden { path: String, import: String },
 }
 
 /// Builds the engine every component runs on.
@@ -116,6 +120,69 @@ pub fn load_component(
         message: format!("{e:#}"),
     })?;
     Ok(component)
+}
+
+/// WASI interfaces no agent gets: the network is reached through granted
+/// tools, which the journal records, never directly.
+const FORBIDDEN_IMPORTS: &[&str] = &["wasi:sockets/", "wasi:http/"];
+
+/// Refuses a component that imports an interface no agent is granted,
+/// naming the import, before it runs.
+pub fn check_imports(
+    engine: &Engine,
+    path: &str,
+    component: &Component,
+) -> Result<(), ComponentError> {
+    for (name, _) in component.component_type().imports(engine) {
+        if FORBIDDEN_IMPORTS.iter().any(|f| name.starts_with(f)) {
+            return Err(ComponentError::Forbidden {
+                path: path.to_string(),
+                import: name.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// [`HasData`](wasmtime::component::HasData) for the `wasi:io` interfaces,
+/// which only need the resource table.
+struct IoTable;
+
+impl wasmtime::component::HasData for IoTable {
+    type Data<'a> = &'a mut wasmtime::component::ResourceTable;
+}
+
+/// Links the WASI interfaces an agent may import: io, cli (stdio,
+/// environment, exit, terminals), filesystem (with nothing preopened) and
+/// insecure randomness. Not sockets. Clocks and `wasi:random/random` are
+/// linked by the runtime, answered by the journal.
+pub fn link_wasi<T: wasmtime_wasi::WasiView + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+    use wasmtime_wasi::p2::bindings::{cli, filesystem, random};
+    use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi_io::bindings::wasi::io;
+    let l = linker;
+    io::error::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
+    io::poll::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
+    io::streams::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
+    cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_input::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_output::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
+    filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    Ok(())
 }
 
 /// Checks that `component` exports the agent world's `run`.

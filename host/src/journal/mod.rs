@@ -14,6 +14,8 @@ mod blobs;
 pub mod export;
 pub mod sqlite;
 #[cfg(test)]
+mod robustness_tests;
+#[cfg(test)]
 mod sqlite_tests;
 mod writer;
 
