@@ -86,13 +86,11 @@ impl Runtime {
     pub fn new(journal: Arc<dyn Journal>) -> anyhow::Result<Runtime> {
         let engine = sandbox::engine()?;
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        // Clocks and randomness are answered by the journal instead.
-        linker.allow_shadowing(true);
+        sandbox::link_wasi(&mut linker)?;
+        // Clocks and randomness are answered by the journal.
         wall_clock::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
         monotonic_clock::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
         random::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
-        linker.allow_shadowing(false);
         Agent::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
         Ok(Runtime {
             engine,
@@ -114,6 +112,7 @@ impl Runtime {
         max_bytes: usize,
     ) -> Result<AgentPre<HostState>, ComponentError> {
         let component: Component = sandbox::load_component(&self.engine, path, bytes, max_bytes)?;
+        sandbox::check_imports(&self.engine, path, &component)?;
         let pre =
             self.linker
                 .instantiate_pre(&component)
@@ -388,35 +387,9 @@ pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
     let grants = config.agent(agent);
     let mut models: std::collections::BTreeMap<String, Arc<dyn Provider>> = Default::default();
     for name in &grants.models {
-        let provider: Arc<dyn Provider> = match &config.models[name] {
-            ModelConfig::Scripted { script } => Arc::new(
-                crate::llm::scripted::ScriptedProvider::from_file(&config.resolve(script))
-                    .with_context(|| format!("model `{name}` (key models.{name}.script)"))?,
-            ),
-            ModelConfig::Openai {
-                base_url,
-                model,
-                api_key_env,
-                timeout_secs,
-            } => {
-                let key = match api_key_env {
-                    Some(var) => Some(std::env::var(var).map_err(|_| {
-                        anyhow!(
-                            "model `{name}`: models.{name}.api_key_env names the environment variable {var}, which is not set; export it or remove the key"
-                        )
-                    })?),
-                    None => None,
-                };
-                Arc::new(crate::llm::openai::OpenAiProvider::new(
-                    base_url.clone(),
-                    model.clone(),
-                    key,
-                    Duration::from_secs(
-                        timeout_secs.unwrap_or(crate::config::DEFAULT_LLM_TIMEOUT_SECS),
-                    ),
-                ))
-            }
-        };
+        let model: &ModelConfig = &config.models[name];
+        let provider: Arc<dyn Provider> = crate::llm::from_config(name, model, config)
+            .with_context(|| format!("model `{name}`"))?;
         models.insert(name.clone(), provider);
     }
     let mut tools: std::collections::BTreeMap<String, Arc<dyn Tool>> = Default::default();

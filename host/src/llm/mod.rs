@@ -5,13 +5,31 @@
 //! [`Provider`] turns a [`ChatRequest`] into a [`ChatResponse`] — live only:
 //! recording and replaying are done once, by the replay engine, around every
 //! provider alike.
+//!
+//! Providers: [`scripted`] (answers from a file), [`openai`] (any
+//! OpenAI-compatible chat-completions server) and [`anthropic`] (the Messages
+//! API). The network ones share [`http`] (client, timeouts, error messages),
+//! [`sse`] (streamed answers) and [`retry`] (backoff, `Retry-After`);
+//! [`pricing`] turns token usage into cost. [`from_config`] builds the
+//! provider a `[models.NAME]` table describes.
 
+pub mod anthropic;
+pub mod http;
 pub mod openai;
+pub mod pricing;
+pub mod retry;
 pub mod scripted;
+pub mod sse;
+#[cfg(test)]
+mod test_server;
 
+pub use pricing::{Prices, cost};
+
+use crate::config::{Config, ModelConfig};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 /// A boxed future, so providers can live behind `dyn Provider`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -119,7 +137,11 @@ pub enum LlmError {
 /// attempts as metadata of the entry).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProviderEvent {
-    /// A piece of the answer's text, as the provider streams it.
+    /// A piece of the answer's text, as the provider streams it. When an
+    /// attempt fails half-way, its tokens are followed by [`Retrying`] and
+    /// then by the next attempt's tokens from the start of the answer.
+    ///
+    /// [`Retrying`]: ProviderEvent::Retrying
     Token(String),
     /// Attempt number `attempt` (from 1) failed with `error`; the next one
     /// starts after `retry_in`.
@@ -177,4 +199,127 @@ pub trait Provider: Send + Sync {
         ctx: &'a CallContext,
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
+}
+
+/// A configured model that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The script of a scripted model is unusable.
+    #[error("key models.{model}.script: {error}")]
+    Script {
+        model: String,
+        error: scripted::ScriptError,
+    },
+    /// The variable that should hold the API key is not set.
+    #[error(
+        "models.{model}.api_key_env names the environment variable {var}, which is not set; {fix}"
+    )]
+    MissingKey {
+        model: String,
+        var: String,
+        fix: &'static str,
+    },
+}
+
+/// The provider that `[models.NAME]` of `config` describes; the API key is
+/// read from the environment here, and only here.
+pub fn from_config(
+    name: &str,
+    model: &ModelConfig,
+    config: &Config,
+) -> Result<Arc<dyn Provider>, SetupError> {
+    let key = |var: &Option<String>, fix| match var {
+        None => Ok(None),
+        Some(var) => std::env::var(var)
+            .map(Some)
+            .map_err(|_| SetupError::MissingKey {
+                model: name.to_string(),
+                var: var.clone(),
+                fix,
+            }),
+    };
+    Ok(match model {
+        ModelConfig::Scripted(m) => Arc::new(
+            scripted::ScriptedProvider::from_file(&config.resolve(&m.script)).map_err(|error| {
+                SetupError::Script {
+                    model: name.to_string(),
+                    error,
+                }
+            })?,
+        ),
+        ModelConfig::Openai(m) => {
+            let key = key(&m.api_key_env, "export it or remove the key")?;
+            let settings = http::HttpSettings::from_config(m, "", key);
+            Arc::new(openai::OpenAiProvider::new(settings))
+        }
+        ModelConfig::Anthropic(m) => {
+            let key = key(&m.api_key_env, "export it; the Messages API needs a key")?;
+            let settings = http::HttpSettings::from_config(m, anthropic::DEFAULT_BASE_URL, key);
+            Arc::new(anthropic::AnthropicProvider::new(settings))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, Path::new("relive.toml"), PathBuf::from(".")).unwrap()
+    }
+
+    #[test]
+    fn settings_take_the_documented_defaults() {
+        let c = config("[models.a]\nprovider = \"anthropic\"\nmodel = \"claude\"\napi_key_env = \"K\"\n");
+        let ModelConfig::Anthropic(m) = &c.models["a"] else {
+            panic!()
+        };
+        let s = http::HttpSettings::from_config(m, anthropic::DEFAULT_BASE_URL, None);
+        assert_eq!(s.base_url, "https://api.anthropic.com");
+        assert_eq!(s.timeout, Duration::from_secs(crate::config::DEFAULT_LLM_TIMEOUT_SECS));
+        assert_eq!(s.retry, retry::RetryPolicy::default());
+        assert_eq!(s.retry.max_attempts, 4);
+        assert_eq!(s.retry.base_delay, Duration::from_millis(500));
+        assert_eq!(s.retry.max_delay, Duration::from_secs(30));
+        assert!(s.stream);
+        assert_eq!(s.max_tokens, None, "the provider applies its own default");
+
+        let c = config(
+            "[models.o]\nprovider = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\ntimeout_secs = 7\nmax_attempts = 1\nretry_base_ms = 20\nretry_max_ms = 40\nstream = false\nmax_tokens = 99\n",
+        );
+        let ModelConfig::Openai(m) = &c.models["o"] else {
+            panic!()
+        };
+        let s = http::HttpSettings::from_config(m, "", Some("sk-secret".into()));
+        assert_eq!((s.base_url.as_str(), s.model.as_str()), ("http://h/v1", "m"));
+        assert_eq!(s.timeout, Duration::from_secs(7));
+        let retry = retry::RetryPolicy {
+            max_attempts: 1,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(40),
+        };
+        assert_eq!((s.retry, s.stream, s.max_tokens), (retry, false, Some(99)));
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("sk-secret") && debug.contains("<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn a_missing_key_variable_is_named_with_the_fix() {
+        let var = "RELIVE_TEST_SURELY_UNSET_KEY";
+        let c = config(&format!(
+            "[models.o]\nprovider = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\napi_key_env = \"{var}\"\n\
+             [models.a]\nprovider = \"anthropic\"\nmodel = \"m\"\napi_key_env = \"{var}\"\n"
+        ));
+        let err = from_config("o", &c.models["o"], &c).err().unwrap().to_string();
+        let expected = format!(
+            "models.o.api_key_env names the environment variable {var}, which is not set; export it or remove the key"
+        );
+        assert_eq!(err, expected);
+        let err = from_config("a", &c.models["a"], &c).err().unwrap().to_string();
+        assert!(err.ends_with("export it; the Messages API needs a key"), "{err}");
+        let keyless = config("[models.o]\nprovider = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\n");
+        assert!(from_config("o", &keyless.models["o"], &keyless).is_ok());
+    }
 }

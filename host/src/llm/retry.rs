@@ -235,7 +235,7 @@ mod tests {
     }
 
     /// A context whose events are collected.
-    fn ctx() -> (CallContext, Arc<Mutex<Vec<ProviderEvent>>>) {
+    fn context() -> (CallContext, Arc<Mutex<Vec<ProviderEvent>>>) {
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = events.clone();
         let ctx = CallContext {
@@ -254,7 +254,7 @@ mod tests {
 
     #[tokio::test]
     async fn retryable_failures_are_retried_and_reported_until_success() {
-        let (ctx, events) = ctx();
+        let (ctx, events) = context();
         let result = with_retries(&policy(4), &ctx, |n| async move {
             if n < 3 { Err(down(n)) } else { Ok(n) }
         })
@@ -279,7 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_failure_names_the_attempts_and_fatal_ones_stop_at_once() {
-        let (ctx, events) = ctx();
+        let (ctx, events) = context();
         let result: Result<(), _> = with_retries(&policy(3), &ctx, |n| async move { Err(down(n)) }).await;
         let LlmError::Unavailable(message) = result.unwrap_err() else {
             panic!()
@@ -288,7 +288,7 @@ mod tests {
         assert!(message.contains("max_attempts"), "{message}");
         assert_eq!(events.lock().unwrap().len(), 2);
 
-        let (ctx, events) = ctx();
+        let (ctx, events) = context();
         let fatal = LlmError::InvalidRequest("bad key".into());
         let result: Result<(), _> =
             with_retries(&policy(3), &ctx, |_| async { Err(AttemptError::fatal(fatal.clone())) })
@@ -296,7 +296,7 @@ mod tests {
         assert_eq!(result, Err(fatal));
         assert!(events.lock().unwrap().is_empty());
 
-        let (ctx, _) = ctx();
+        let (ctx, _) = context();
         let result: Result<(), _> = with_retries(&policy(1), &ctx, |n| async move { Err(down(n)) }).await;
         assert_eq!(result, Err(down(1).error), "one attempt: no note");
     }
