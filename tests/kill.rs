@@ -390,12 +390,18 @@ fn kill_during_write_burst_loses_no_committed_entry() {
     while seen.len() < 150 {
         assert!(Instant::now() < deadline, "the run never wrote 150 entries");
         std::thread::sleep(Duration::from_millis(25));
-        let Ok(conn) = rusqlite::Connection::open_with_flags(scratch.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            scratch.db(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        ) else {
             continue;
         };
         let rows = conn
             .prepare("SELECT seq, request_digest, response FROM entries ORDER BY seq")
-            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>());
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            });
         if let Ok(rows) = rows {
             seen = rows;
         }
@@ -403,12 +409,21 @@ fn kill_during_write_burst_loses_no_committed_entry() {
     child.kill().unwrap(); // SIGKILL mid-burst
     child.wait().unwrap();
     let conn = rusqlite::Connection::open(scratch.db()).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
     drop(conn);
-    let id = relive::journal::Journal::runs(&scratch.journal()).unwrap()[0].id.clone();
+    let id = relive::journal::Journal::runs(&scratch.journal()).unwrap()[0]
+        .id
+        .clone();
     let after = scratch.entries(&id);
-    assert!(after.len() >= seen.len(), "{} entries after the kill, {} seen before", after.len(), seen.len());
+    assert!(
+        after.len() >= seen.len(),
+        "{} entries after the kill, {} seen before",
+        after.len(),
+        seen.len()
+    );
     for (seq, digest, response) in &seen {
         let e = &after[*seq as usize];
         assert_eq!(&e.request_digest, digest, "entry #{seq}");

@@ -180,7 +180,12 @@ impl ModelConfig {
             if let Some(p) = price
                 && !(p.is_finite() && p >= 0.0)
             {
-                return Err((key, format!("`{p}` is not a price; write the cost per million tokens as a number of 0 or more, e.g. {key} = 3.0")));
+                return Err((
+                    key,
+                    format!(
+                        "`{p}` is not a price; write the cost per million tokens as a number of 0 or more, e.g. {key} = 3.0"
+                    ),
+                ));
             }
         }
         match (price_input, price_output) {
@@ -198,16 +203,26 @@ impl HttpModelConfig {
                 return Err(("base_url", "is missing; name the server, e.g. base_url = \"http://127.0.0.1:11434/v1\" for Ollama or \"https://api.openai.com/v1\"".into()));
             }
             Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                return Err(("base_url", format!("`{url}` is not an http:// or https:// URL")));
+                return Err((
+                    "base_url",
+                    format!("`{url}` is not an http:// or https:// URL"),
+                ));
             }
             _ => {}
         }
         if self.model.trim().is_empty() {
-            return Err(("model", "is empty; write the provider's name for the model, e.g. model = \"llama3.2\"".into()));
+            return Err((
+                "model",
+                "is empty; write the provider's name for the model, e.g. model = \"llama3.2\""
+                    .into(),
+            ));
         }
         match &self.api_key_env {
             Some(var) if var.is_empty() => {
-                return Err(("api_key_env", "must name an environment variable, e.g. \"OPENAI_API_KEY\"".into()));
+                return Err((
+                    "api_key_env",
+                    "must name an environment variable, e.g. \"OPENAI_API_KEY\"".into(),
+                ));
             }
             None if provider == "anthropic" => {
                 return Err(("api_key_env", "is missing: the Messages API needs a key; name the variable that holds it, e.g. api_key_env = \"ANTHROPIC_API_KEY\"".into()));
@@ -219,13 +234,30 @@ impl HttpModelConfig {
             _ => Ok(()),
         };
         at_least_one("timeout_secs", self.timeout_secs, "120")?;
-        at_least_one("max_attempts", self.max_attempts.map(u64::from), "4 (1 means no retries)")?;
+        at_least_one(
+            "max_attempts",
+            self.max_attempts.map(u64::from),
+            "4 (1 means no retries)",
+        )?;
         at_least_one("max_tokens", self.max_tokens.map(u64::from), "4096")?;
-        let base = self.retry_base_ms.unwrap_or(crate::llm::retry::DEFAULT_RETRY_BASE_MS);
-        let max = self.retry_max_ms.unwrap_or(crate::llm::retry::DEFAULT_RETRY_MAX_MS);
+        let base = self
+            .retry_base_ms
+            .unwrap_or(crate::llm::retry::DEFAULT_RETRY_BASE_MS);
+        let max = self
+            .retry_max_ms
+            .unwrap_or(crate::llm::retry::DEFAULT_RETRY_MAX_MS);
         if base > max {
-            let key = if self.retry_max_ms.is_some() { "retry_max_ms" } else { "retry_base_ms" };
-            return Err((key, format!("the longest wait ({max} ms) is shorter than the first ({base} ms); raise `retry_max_ms` or lower `retry_base_ms`")));
+            let key = if self.retry_max_ms.is_some() {
+                "retry_max_ms"
+            } else {
+                "retry_base_ms"
+            };
+            return Err((
+                key,
+                format!(
+                    "the longest wait ({max} ms) is shorter than the first ({base} ms); raise `retry_max_ms` or lower `retry_base_ms`"
+                ),
+            ));
         }
         Ok(())
     }
@@ -379,9 +411,9 @@ impl Config {
                     ));
                 }
             }
-            model
-                .check()
-                .map_err(|(key, message)| self.key_error(format!("models.{name}.{key}"), message))?;
+            model.check().map_err(|(key, message)| {
+                self.key_error(format!("models.{name}.{key}"), message)
+            })?;
         }
         for (agent, grants) in &self.agents {
             for model in &grants.models {
@@ -498,13 +530,19 @@ mod tests {
         let ModelConfig::Openai(o) = &c.models["o"] else {
             panic!("{:?}", c.models["o"])
         };
-        assert_eq!((o.stream, o.max_attempts, o.retry_base_ms, o.retry_max_ms), (Some(false), Some(2), Some(10), Some(20)));
+        assert_eq!(
+            (o.stream, o.max_attempts, o.retry_base_ms, o.retry_max_ms),
+            (Some(false), Some(2), Some(10), Some(20))
+        );
         assert_eq!((o.timeout_secs, o.max_tokens), (Some(5), Some(9)));
         assert_eq!((o.price_input, o.price_output), (Some(1.0), Some(2.5)));
         let ModelConfig::Anthropic(a) = &c.models["a"] else {
             panic!("{:?}", c.models["a"])
         };
-        assert_eq!((a.base_url.as_deref(), a.api_key_env.as_deref()), (None, Some("K")));
+        assert_eq!(
+            (a.base_url.as_deref(), a.api_key_env.as_deref()),
+            (None, Some("K"))
+        );
         assert_eq!(c.models["a"].provider(), "anthropic");
     }
 

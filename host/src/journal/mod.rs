@@ -12,9 +12,9 @@
 
 mod blobs;
 pub mod export;
-pub mod sqlite;
 #[cfg(test)]
 mod robustness_tests;
+pub mod sqlite;
 #[cfg(test)]
 mod sqlite_tests;
 mod writer;

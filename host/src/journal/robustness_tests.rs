@@ -23,8 +23,21 @@ impl Rng {
 fn sample_file() -> Vec<u8> {
     let mut entries = Vec::new();
     for seq in 0..12u64 {
-        let kind = [EntryKind::Clock, EntryKind::Random, EntryKind::Tool, EntryKind::Llm][seq as usize % 4];
-        let mut e = Entry::new(seq, kind, "n", format!("{{\"seq\":{seq},\"pad\":\"{}\"}}", "p".repeat(seq as usize * 7)));
+        let kind = [
+            EntryKind::Clock,
+            EntryKind::Random,
+            EntryKind::Tool,
+            EntryKind::Llm,
+        ][seq as usize % 4];
+        let mut e = Entry::new(
+            seq,
+            kind,
+            "n",
+            format!(
+                "{{\"seq\":{seq},\"pad\":\"{}\"}}",
+                "p".repeat(seq as usize * 7)
+            ),
+        );
         e.response = Some(format!("{{\"Ok\":{seq}}}"));
         e.state = EntryState::Completed;
         entries.push(e);
@@ -83,10 +96,16 @@ fn journal_file_reader_never_panics_on_mutated_input() {
                 assert!(!e.to_string().is_empty());
                 err += 1;
             }
-            Err(_) => panic!("the reader panicked on input {:?}", String::from_utf8_lossy(&bytes)),
+            Err(_) => panic!(
+                "the reader panicked on input {:?}",
+                String::from_utf8_lossy(&bytes)
+            ),
         }
     }
-    assert!(err > 2000, "most mutations must be rejected ({ok} accepted, {err} rejected)");
+    assert!(
+        err > 2000,
+        "most mutations must be rejected ({ok} accepted, {err} rejected)"
+    );
 }
 
 #[test]
@@ -106,10 +125,17 @@ fn database_reader_never_panics_on_damaged_files() {
         .wait_blocking()
         .unwrap();
         for seq in 0..200 {
-            let mut e = Entry::new(seq, EntryKind::Tool, "t", format!("{{\"n\":\"{}\"}}", "q".repeat(3000)));
+            let mut e = Entry::new(
+                seq,
+                EntryKind::Tool,
+                "t",
+                format!("{{\"n\":\"{}\"}}", "q".repeat(3000)),
+            );
             e.response = Some("{\"Ok\":\"r\"}".into());
             e.state = EntryState::Completed;
-            j.append("r", e, Durability::Commit).wait_blocking().unwrap();
+            j.append("r", e, Durability::Commit)
+                .wait_blocking()
+                .unwrap();
         }
     }
     let original = std::fs::read(&good).unwrap();

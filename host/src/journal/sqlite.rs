@@ -210,11 +210,34 @@ fn map_open_error(e: rusqlite::Error, path: String) -> JournalError {
 }
 
 /// Checks the stamp and applies pending migrations.
+///
+/// Several processes may open a new journal at once, so the check and the
+/// migrations run inside one write-locked (`BEGIN IMMEDIATE`) transaction:
+/// the second process waits, then finds the schema already in place.
 fn prepare_schema(conn: &Connection, shown: &str) -> Result<(), JournalError> {
+    let (app_id, version) = stamp(conn, shown)?;
+    if app_id == APPLICATION_ID && version == SCHEMA_VERSION {
+        return Ok(()); // the common case: no write lock needed
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| map_open_error(e, shown.to_string()))?;
+    let result = migrate(conn, shown);
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute_batch(end)?;
+    result
+}
+
+fn stamp(conn: &Connection, shown: &str) -> Result<(i64, i64), JournalError> {
     let app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .map_err(|e| map_open_error(e, shown.to_string()))?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok((app_id, version))
+}
+
+/// Runs inside the write lock of [`prepare_schema`].
+fn migrate(conn: &Connection, shown: &str) -> Result<(), JournalError> {
+    let (app_id, version) = stamp(conn, shown)?;
     if app_id != APPLICATION_ID {
         let tables: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
@@ -241,14 +264,13 @@ fn prepare_schema(conn: &Connection, shown: &str) -> Result<(), JournalError> {
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let target = i as i64 + 1;
         let sql = format!(
-            "BEGIN IMMEDIATE; {migration} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {target}; COMMIT;"
+            "{migration} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {target};"
         );
-        if let Err(e) = conn.execute_batch(&sql) {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(JournalError::Other(format!(
+        conn.execute_batch(&sql).map_err(|e| {
+            JournalError::Other(format!(
                 "cannot migrate journal {shown} to schema {target}: {e}"
-            )));
-        }
+            ))
+        })?;
     }
     Ok(())
 }

@@ -289,3 +289,20 @@ fn sixty_turn_conversation_grows_the_journal_linearly() {
         "database file is {file} bytes for {raw} bytes of requests"
     );
 }
+
+#[test]
+fn processes_opening_a_new_journal_at_once_migrate_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                SqliteJournal::open(&path, FsyncPolicy::Critical).map(|_| ())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+}

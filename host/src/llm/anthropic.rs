@@ -193,7 +193,10 @@ impl AnthropicProvider {
     /// An `{"type": "error", "error": {"type", "message"}}` document, in a
     /// body or in a stream: retryable when the API is overloaded or failed.
     fn error_event(&self, value: &Value, text: &str) -> AttemptError {
-        let kind = value.pointer("/error/type").and_then(Value::as_str).unwrap_or("");
+        let kind = value
+            .pointer("/error/type")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let said = value.pointer("/error/message").and_then(Value::as_str);
         let said = said.map_or_else(|| http::excerpt(text), str::to_string);
         let message = self
@@ -257,7 +260,8 @@ fn assistant_message(index: usize, m: &Message) -> Result<Value, LlmError> {
                 ))
             })?
         };
-        blocks.push(json!({ "type": "tool_use", "id": call.id, "name": call.name, "input": input }));
+        blocks
+            .push(json!({ "type": "tool_use", "id": call.id, "name": call.name, "input": input }));
     }
     Ok(json!({ "role": "assistant", "content": blocks }))
 }
@@ -339,7 +343,11 @@ impl StreamedAnswer {
         let endpoint = &provider.endpoint;
         let malformed = |why: &str| endpoint.malformed_event(why, data);
         let event: Value = serde_json::from_str(data).map_err(|e| malformed(&e.to_string()))?;
-        let index = || event["index"].as_u64().ok_or_else(|| malformed("no block index"));
+        let index = || {
+            event["index"]
+                .as_u64()
+                .ok_or_else(|| malformed("no block index"))
+        };
         match event["type"].as_str().unwrap_or("") {
             "message_start" => {
                 let message = &event["message"];
@@ -349,7 +357,13 @@ impl StreamedAnswer {
             "content_block_start" => {
                 let start = &event["content_block"];
                 let block = match start["type"].as_str() {
-                    Some("text") => Block::Text(start["text"].as_str().unwrap_or("").to_string()),
+                    Some("text") => {
+                        let text = start["text"].as_str().unwrap_or("").to_string();
+                        if !text.is_empty() {
+                            ctx.emit(ProviderEvent::Token(text.clone()));
+                        }
+                        Block::Text(text)
+                    }
                     Some("tool_use") => Block::ToolUse {
                         id: start["id"].as_str().unwrap_or("").to_string(),
                         name: start["name"].as_str().unwrap_or("").to_string(),
@@ -414,7 +428,10 @@ impl StreamedAnswer {
                 }
                 Block::ToolUse { id, name, json } => {
                     let input: Value = serde_json::from_str(&json).map_err(|e| {
-                        endpoint.malformed_event(&format!("the input of tool call `{id}` is not JSON: {e}"), &json)
+                        endpoint.malformed_event(
+                            &format!("the input of tool call `{id}` is not JSON: {e}"),
+                            &json,
+                        )
                     })?;
                     answer.calls.push((id, name, input.to_string()));
                 }
@@ -466,7 +483,10 @@ impl WireUsage {
     fn add(&mut self, usage: &Value) {
         let fields = [
             ("input_tokens", &mut self.input_tokens),
-            ("cache_creation_input_tokens", &mut self.cache_creation_input_tokens),
+            (
+                "cache_creation_input_tokens",
+                &mut self.cache_creation_input_tokens,
+            ),
             ("cache_read_input_tokens", &mut self.cache_read_input_tokens),
             ("output_tokens", &mut self.output_tokens),
         ];
@@ -481,7 +501,10 @@ impl WireUsage {
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Usage {
         let cached = [u.cache_creation_input_tokens, u.cache_read_input_tokens];
-        let input = cached.into_iter().flatten().fold(u.input_tokens.unwrap_or(0), u64::saturating_add);
+        let input = cached
+            .into_iter()
+            .flatten()
+            .fold(u.input_tokens.unwrap_or(0), u64::saturating_add);
         Usage {
             input_tokens: http::tokens(Some(input)),
             output_tokens: http::tokens(u.output_tokens),

@@ -245,9 +245,7 @@ impl Endpoint {
     ) -> AttemptError {
         let said = provider_message(text).unwrap_or_else(|| excerpt(text));
         let hint = match status.as_u16() {
-            401 | 403 => {
-                "; check the API key (the variable named by `api_key_env` in relive.toml)"
-            }
+            401 | 403 => "; check the API key (the variable named by `api_key_env` in relive.toml)",
             404 => self.not_found_hint,
             300..=399 => "; the server redirects elsewhere: point `base_url` at the final address",
             _ => "",
@@ -326,12 +324,15 @@ impl Endpoint {
             return self.timed_out();
         }
         if e.is_builder() {
-            let message =
-                format!("cannot build a request to {url} ({cause}); check `base_url` and the API key");
+            let message = format!(
+                "cannot build a request to {url} ({cause}); check `base_url` and the API key"
+            );
             return AttemptError::fatal(LlmError::InvalidRequest(self.redact(&message)));
         }
         let message = if e.is_connect() {
-            format!("cannot connect to {url} ({cause}); is the server running and `base_url` right?")
+            format!(
+                "cannot connect to {url} ({cause}); is the server running and `base_url` right?"
+            )
         } else {
             format!("request to {url} failed ({cause})")
         };

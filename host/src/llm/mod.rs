@@ -272,13 +272,18 @@ mod tests {
 
     #[test]
     fn settings_take_the_documented_defaults() {
-        let c = config("[models.a]\nprovider = \"anthropic\"\nmodel = \"claude\"\napi_key_env = \"K\"\n");
+        let c = config(
+            "[models.a]\nprovider = \"anthropic\"\nmodel = \"claude\"\napi_key_env = \"K\"\n",
+        );
         let ModelConfig::Anthropic(m) = &c.models["a"] else {
             panic!()
         };
         let s = http::HttpSettings::from_config(m, anthropic::DEFAULT_BASE_URL, None);
         assert_eq!(s.base_url, "https://api.anthropic.com");
-        assert_eq!(s.timeout, Duration::from_secs(crate::config::DEFAULT_LLM_TIMEOUT_SECS));
+        assert_eq!(
+            s.timeout,
+            Duration::from_secs(crate::config::DEFAULT_LLM_TIMEOUT_SECS)
+        );
         assert_eq!(s.retry, retry::RetryPolicy::default());
         assert_eq!(s.retry.max_attempts, 4);
         assert_eq!(s.retry.base_delay, Duration::from_millis(500));
@@ -293,7 +298,10 @@ mod tests {
             panic!()
         };
         let s = http::HttpSettings::from_config(m, "", Some("sk-secret".into()));
-        assert_eq!((s.base_url.as_str(), s.model.as_str()), ("http://h/v1", "m"));
+        assert_eq!(
+            (s.base_url.as_str(), s.model.as_str()),
+            ("http://h/v1", "m")
+        );
         assert_eq!(s.timeout, Duration::from_secs(7));
         let retry = retry::RetryPolicy {
             max_attempts: 1,
@@ -302,7 +310,10 @@ mod tests {
         };
         assert_eq!((s.retry, s.stream, s.max_tokens), (retry, false, Some(99)));
         let debug = format!("{s:?}");
-        assert!(!debug.contains("sk-secret") && debug.contains("<redacted>"), "{debug}");
+        assert!(
+            !debug.contains("sk-secret") && debug.contains("<redacted>"),
+            "{debug}"
+        );
     }
 
     #[test]
@@ -312,14 +323,25 @@ mod tests {
             "[models.o]\nprovider = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\napi_key_env = \"{var}\"\n\
              [models.a]\nprovider = \"anthropic\"\nmodel = \"m\"\napi_key_env = \"{var}\"\n"
         ));
-        let err = from_config("o", &c.models["o"], &c).err().unwrap().to_string();
+        let err = from_config("o", &c.models["o"], &c)
+            .err()
+            .unwrap()
+            .to_string();
         let expected = format!(
             "models.o.api_key_env names the environment variable {var}, which is not set; export it or remove the key"
         );
         assert_eq!(err, expected);
-        let err = from_config("a", &c.models["a"], &c).err().unwrap().to_string();
-        assert!(err.ends_with("export it; the Messages API needs a key"), "{err}");
-        let keyless = config("[models.o]\nprovider = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\n");
+        let err = from_config("a", &c.models["a"], &c)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.ends_with("export it; the Messages API needs a key"),
+            "{err}"
+        );
+        let keyless = config(
+            "[models.o]\nprovider = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"m\"\n",
+        );
         assert!(from_config("o", &keyless.models["o"], &keyless).is_ok());
     }
 }

@@ -183,12 +183,20 @@ struct PartialCall {
 
 impl StreamedAnswer {
     /// Applies one `data:` chunk.
-    fn apply(&mut self, ctx: &CallContext, endpoint: &Endpoint, data: &str) -> Result<(), AttemptError> {
-        let chunk: WireChunk =
-            serde_json::from_str(data).map_err(|e| endpoint.malformed_event(&e.to_string(), data))?;
+    fn apply(
+        &mut self,
+        ctx: &CallContext,
+        endpoint: &Endpoint,
+        data: &str,
+    ) -> Result<(), AttemptError> {
+        let chunk: WireChunk = serde_json::from_str(data)
+            .map_err(|e| endpoint.malformed_event(&e.to_string(), data))?;
         if let Some(error) = chunk.error {
             // The server failed after it had started answering.
-            let said = error.get("message").and_then(Value::as_str).or(error.as_str());
+            let said = error
+                .get("message")
+                .and_then(Value::as_str)
+                .or(error.as_str());
             let said = said.map_or_else(|| http::excerpt(data), str::to_string);
             let message = endpoint.redact(&format!("{} failed mid-stream: {said}", endpoint.url()));
             return Err(AttemptError::retryable(LlmError::Unavailable(message)));
@@ -239,12 +247,21 @@ impl StreamedAnswer {
 
     /// The completed answer; a stream that ended without a finish reason
     /// was cut short.
-    fn finish(self, ctx: &CallContext, endpoint: &Endpoint, model: &str) -> Result<ChatResponse, AttemptError> {
+    fn finish(
+        self,
+        ctx: &CallContext,
+        endpoint: &Endpoint,
+        model: &str,
+    ) -> Result<ChatResponse, AttemptError> {
         let Some(finish) = self.finish_reason else {
             return Err(endpoint.incomplete("finish_reason"));
         };
         let call_index = ctx.call_index;
-        let calls = self.calls.into_iter().enumerate().filter(|(_, c)| !c.name.is_empty());
+        let calls = self
+            .calls
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| !c.name.is_empty());
         let tool_calls = calls.map(|(n, call)| ToolCall {
             id: call.id.unwrap_or_else(|| format!("call_{call_index}_{n}")),
             name: call.name,

@@ -63,17 +63,23 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn parse(text: &str) -> Result<Config, String> {
-        Config::parse(text, Path::new("relive.toml"), PathBuf::from("."))
-            .map_err(|e| e.to_string())
+        Config::parse(text, Path::new("relive.toml"), PathBuf::from(".")).map_err(|e| e.to_string())
     }
 
-    const OPENAI: &str = "[models.m]\nprovider = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"x\"\n";
+    const OPENAI: &str =
+        "[models.m]\nprovider = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"x\"\n";
 
     #[test]
     fn prices_are_parsed_and_give_the_cost_per_million_tokens() {
         let config = parse(&format!("{OPENAI}price_input = 3\nprice_output = 15.5\n")).unwrap();
         let model = &config.models["m"];
-        assert_eq!(Prices::of(model), Some(Prices { input: 3.0, output: 15.5 }));
+        assert_eq!(
+            Prices::of(model),
+            Some(Prices {
+                input: 3.0,
+                output: 15.5
+            })
+        );
         let usage = Usage {
             input_tokens: 2_000_000,
             output_tokens: 100_000,
@@ -88,11 +94,20 @@ mod tests {
     #[test]
     fn negative_or_lone_prices_name_the_key() {
         let err = parse(&format!("{OPENAI}price_input = -1\nprice_output = 1\n")).unwrap_err();
-        assert!(err.contains("models.m.price_input") && err.contains("`-1`"), "{err}");
+        assert!(
+            err.contains("models.m.price_input") && err.contains("`-1`"),
+            "{err}"
+        );
         let err = parse(&format!("{OPENAI}price_input = 1\nprice_output = nan\n")).unwrap_err();
-        assert!(err.contains("models.m.price_output") && err.contains("`NaN`"), "{err}");
+        assert!(
+            err.contains("models.m.price_output") && err.contains("`NaN`"),
+            "{err}"
+        );
         let err = parse(&format!("{OPENAI}price_input = 1\n")).unwrap_err();
-        assert!(err.contains("models.m.price_output") && err.contains("or neither"), "{err}");
+        assert!(
+            err.contains("models.m.price_output") && err.contains("or neither"),
+            "{err}"
+        );
         let err = parse(&format!("{OPENAI}price_output = 1\n")).unwrap_err();
         assert!(err.contains("models.m.price_input"), "{err}");
     }

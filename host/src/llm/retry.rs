@@ -200,7 +200,10 @@ pub fn parse_http_date(text: &str) -> Option<SystemTime> {
     let day: u32 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
     let month = 1 + MONTHS.iter().position(|m| *m == month)? as u32;
     let year: i64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
-    let time: Vec<u64> = time.split(':').map(|n| n.parse().ok()).collect::<Option<_>>()?;
+    let time: Vec<u64> = time
+        .split(':')
+        .map(|n| n.parse().ok())
+        .collect::<Option<_>>()?;
     let [hours @ 0..24, minutes @ 0..60, seconds @ 0..61] = time[..] else {
         return None;
     };
@@ -216,7 +219,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -280,24 +284,30 @@ mod tests {
     #[tokio::test]
     async fn the_last_failure_names_the_attempts_and_fatal_ones_stop_at_once() {
         let (ctx, events) = context();
-        let result: Result<(), _> = with_retries(&policy(3), &ctx, |n| async move { Err(down(n)) }).await;
+        let result: Result<(), _> =
+            with_retries(&policy(3), &ctx, |n| async move { Err(down(n)) }).await;
         let LlmError::Unavailable(message) = result.unwrap_err() else {
             panic!()
         };
-        assert!(message.starts_with("down 3 (gave up after 3 attempts;"), "{message}");
+        assert!(
+            message.starts_with("down 3 (gave up after 3 attempts;"),
+            "{message}"
+        );
         assert!(message.contains("max_attempts"), "{message}");
         assert_eq!(events.lock().unwrap().len(), 2);
 
         let (ctx, events) = context();
         let fatal = LlmError::InvalidRequest("bad key".into());
-        let result: Result<(), _> =
-            with_retries(&policy(3), &ctx, |_| async { Err(AttemptError::fatal(fatal.clone())) })
-                .await;
+        let result: Result<(), _> = with_retries(&policy(3), &ctx, |_| async {
+            Err(AttemptError::fatal(fatal.clone()))
+        })
+        .await;
         assert_eq!(result, Err(fatal));
         assert!(events.lock().unwrap().is_empty());
 
         let (ctx, _) = context();
-        let result: Result<(), _> = with_retries(&policy(1), &ctx, |n| async move { Err(down(n)) }).await;
+        let result: Result<(), _> =
+            with_retries(&policy(1), &ctx, |n| async move { Err(down(n)) }).await;
         assert_eq!(result, Err(down(1).error), "one attempt: no note");
     }
 
@@ -311,12 +321,19 @@ mod tests {
         for attempt in 1..=10u32 {
             let ceiling = Duration::from_millis((100u64 << (attempt - 1)).min(1000));
             let delays: Vec<_> = (0..50).map(|_| policy.delay(attempt, None)).collect();
-            assert!(delays.iter().all(|d| *d <= ceiling), "{attempt}: {delays:?}");
+            assert!(
+                delays.iter().all(|d| *d <= ceiling),
+                "{attempt}: {delays:?}"
+            );
             assert!(delays.iter().any(|d| *d != delays[0]), "jitter: {delays:?}");
         }
         let after = |secs| policy.delay(1, Some(Duration::from_secs(secs)));
         assert_eq!(after(0), Duration::ZERO);
-        assert_eq!(after(60), Duration::from_millis(1000), "capped at max_delay");
+        assert_eq!(
+            after(60),
+            Duration::from_millis(1000),
+            "capped at max_delay"
+        );
         let small = policy.delay(1, Some(Duration::from_millis(300)));
         assert_eq!(small, Duration::from_millis(300));
     }
@@ -334,8 +351,14 @@ mod tests {
             retry_after(&map, now)
         };
         assert_eq!(headers(&[]), None);
-        assert_eq!(headers(&[("retry-after", "2")]), Some(Duration::from_secs(2)));
-        assert_eq!(headers(&[("retry-after", " 1.5 ")]), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            headers(&[("retry-after", "2")]),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            headers(&[("retry-after", " 1.5 ")]),
+            Some(Duration::from_millis(1500))
+        );
         let both = [("retry-after", "2"), ("retry-after-ms", "250")];
         assert_eq!(headers(&both), Some(Duration::from_millis(250)));
         let later = [("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT")];
@@ -344,11 +367,19 @@ mod tests {
         assert_eq!(headers(&past), Some(Duration::ZERO));
         assert_eq!(headers(&[("retry-after", "-3")]), None);
         assert_eq!(headers(&[("retry-after", "soon")]), None);
-        assert_eq!(headers(&[("retry-after", "1e300")]), Some(Duration::from_secs(86_400)));
+        assert_eq!(
+            headers(&[("retry-after", "1e300")]),
+            Some(Duration::from_secs(86_400))
+        );
         let leap = parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT").unwrap();
         let unix = leap.duration_since(SystemTime::UNIX_EPOCH).unwrap();
         assert_eq!(unix, Duration::from_secs(1_709_164_800));
-        for bad in ["06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:00:00 GMT"] {
+        for bad in [
+            "06 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:00:00 GMT",
+        ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
         }
     }

@@ -103,7 +103,10 @@ impl Reply {
         // then breaks the connection for falling short of `content-length`.
         let declared = (padded.len() * 2).to_string();
         let body = Body::from_stream(Body::from(padded).into_data_stream());
-        builder.header("content-length", declared).body(body).unwrap()
+        builder
+            .header("content-length", declared)
+            .body(body)
+            .unwrap()
     }
 }
 
@@ -256,4 +259,49 @@ pub fn same_key(seen: &[Seen], key: &str) {
     for request in seen {
         assert_eq!(request.headers["idempotency-key"], key);
     }
+}
+
+/// Starts a one-connection server that answers with a chunked
+/// `text/event-stream`, writing each `(pause, text)` after its pause: the
+/// pacing a stream of tokens has, which an axum body cannot fake here.
+/// Returns its base URL.
+pub async fn paced_stream(parts: Vec<(Duration, String)>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        // Read the request: its head, then `content-length` bytes of body.
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        let body_start = loop {
+            let n = socket.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "the client hung up before sending its request");
+            request.extend_from_slice(&buffer[..n]);
+            if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&request[..body_start]).to_ascii_lowercase();
+        let length = head.lines().find_map(|l| l.strip_prefix("content-length:"));
+        let length: usize = length.map_or(0, |l| l.trim().parse().unwrap());
+        while request.len() < body_start + length {
+            let n = socket.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "the client hung up before sending its body");
+            request.extend_from_slice(&buffer[..n]);
+        }
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        for (pause, text) in parts {
+            tokio::time::sleep(pause).await;
+            let chunk = format!("{:x}\r\n{text}\r\n", text.len());
+            if socket.write_all(chunk.as_bytes()).await.is_err() {
+                return; // the client gave up, as some tests expect
+            }
+        }
+        let _ = socket.write_all(b"0\r\n\r\n").await;
+    });
+    url
 }

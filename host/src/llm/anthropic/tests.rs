@@ -28,7 +28,10 @@ const ANSWER: &str = r#"{"id": "msg_1", "type": "message", "role": "assistant", 
 fn message_start() -> (&'static str, Value) {
     let message = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x-2025",
         "content": [], "stop_reason": null, "usage": {"input_tokens": 9, "output_tokens": 1}});
-    ("message_start", json!({"type": "message_start", "message": message}))
+    (
+        "message_start",
+        json!({"type": "message_start", "message": message}),
+    )
 }
 
 fn text_delta(index: u64, text: &str) -> (&'static str, Value) {
@@ -43,8 +46,11 @@ fn block_start(index: u64, block: Value) -> (&'static str, Value) {
 
 fn message_end(stop_reason: &str, output_tokens: u64) -> [(&'static str, Value); 2] {
     [
-        ("message_delta", json!({"type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": output_tokens}})),
+        (
+            "message_delta",
+            json!({"type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": output_tokens}}),
+        ),
         ("message_stop", json!({"type": "message_stop"})),
     ]
 }
@@ -53,11 +59,14 @@ fn message_end(stop_reason: &str, output_tokens: u64) -> [(&'static str, Value);
 fn streamed_answer() -> Reply {
     let mut events = vec![
         message_start(),
-        block_start(0, json!({"type": "text", "text": ""})),
+        block_start(0, json!({"type": "text", "text": "Rust "})),
         ("ping", json!({"type": "ping"})),
-        text_delta(0, "Rust is "),
+        text_delta(0, "is "),
         text_delta(0, "a language."),
-        ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
     ];
     events.extend(message_end("end_turn", 4));
     Reply::sse(&events)
@@ -77,7 +86,10 @@ fn is_answer(result: Result<ChatResponse, LlmError>) {
     assert_eq!(answer.message.content, "Rust is a language.");
     assert_eq!(answer.finish_reason, FinishReason::Stop);
     assert_eq!(answer.model, "claude-x-2025");
-    let usage = Usage { input_tokens: 9, output_tokens: 4 };
+    let usage = Usage {
+        input_tokens: 9,
+        output_tokens: 4,
+    };
     assert_eq!(answer.usage, usage);
 }
 
@@ -85,7 +97,7 @@ fn is_answer(result: Result<ChatResponse, LlmError>) {
 async fn a_streamed_answer_reports_its_tokens_as_they_arrive() {
     let (result, events, seen) = hi(vec![streamed_answer()], true).await;
     is_answer(result);
-    assert_eq!(tokens(&events), ["Rust is ", "a language."]);
+    assert_eq!(tokens(&events), ["Rust ", "is ", "a language."]);
     let request = &seen[0];
     assert_eq!(request.path, "/v1/messages");
     assert_eq!(request.headers["x-api-key"], KEY);
@@ -125,11 +137,17 @@ fn streamed_tool_use() -> Reply {
         message_start(),
         block_start(0, json!({"type": "text", "text": ""})),
         text_delta(0, "Let me search."),
-        block_start(1, json!({"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}})),
+        block_start(
+            1,
+            json!({"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}}),
+        ),
         json_delta(""),
         json_delta("{\"query\": \"ru"),
         json_delta("st\", \"limit\": 3}"),
-        block_start(2, json!({"type": "tool_use", "id": "toolu_2", "name": "clock", "input": {}})),
+        block_start(
+            2,
+            json!({"type": "tool_use", "id": "toolu_2", "name": "clock", "input": {}}),
+        ),
     ];
     events[0].1["message"]["usage"]["input_tokens"] = json!(42);
     events.extend(message_end("tool_use", 7));
@@ -137,7 +155,11 @@ fn streamed_tool_use() -> Reply {
 }
 
 async fn tool_use_round_trip(stream: bool) {
-    let first = if stream { streamed_tool_use() } else { Reply::json(200, TOOL_USE) };
+    let first = if stream {
+        streamed_tool_use()
+    } else {
+        Reply::json(200, TOOL_USE)
+    };
     let server = Server::start(vec![first, answer(stream)]).await;
     let p = provider(&server, stream);
     let schema = r#"{"type":"object","properties":{"query":{"type":"string"}}}"#;
@@ -162,7 +184,9 @@ async fn tool_use_round_trip(stream: bool) {
         let result = json!({"role": "tool", "tool_call_id": id, "content": content});
         request.messages.push(from_json(result));
     }
-    request.messages.push(from_json(json!({"role": "user", "content": "and briefly?"})));
+    request.messages.push(from_json(
+        json!({"role": "user", "content": "and briefly?"}),
+    ));
     is_answer(p.chat(&context(1).0, &request).await);
 
     let seen = server.seen();
@@ -185,7 +209,10 @@ async fn tool_use_round_trip(stream: bool) {
         {"type": "text", "text": "and briefly?"}]});
     let mut follow_up = first.clone();
     follow_up["messages"] = json!([first["messages"][0], assistant, results]);
-    assert_eq!(seen[1].body, follow_up, "consecutive tool results share one user message");
+    assert_eq!(
+        seen[1].body, follow_up,
+        "consecutive tool results share one user message"
+    );
 }
 
 #[tokio::test]
@@ -230,7 +257,11 @@ async fn rate_limited_then_answered(stream: bool) {
     assert_eq!(retried.len(), 1);
     let (attempt, error, retry_in) = &retried[0];
     assert_eq!((*attempt, *retry_in), (1, Duration::from_secs(1)));
-    fails("unavailable", Err::<(), _>(error.clone()), &["429 Too Many Requests", "slow down"]);
+    fails(
+        "unavailable",
+        Err::<(), _>(error.clone()),
+        &["429 Too Many Requests", "slow down"],
+    );
 }
 
 #[tokio::test]
@@ -246,26 +277,44 @@ async fn a_rate_limited_stream_is_retried_after_its_retry_after() {
 #[tokio::test]
 async fn server_errors_and_overload_are_retried_with_the_same_key() {
     for stream in [false, true] {
-        let overloaded = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
-        let replies = vec![Reply::json(500, "upstream exploded"), Reply::json(529, overloaded), answer(stream)];
+        let overloaded =
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let replies = vec![
+            Reply::json(500, "upstream exploded"),
+            Reply::json(529, overloaded),
+            answer(stream),
+        ];
         let (result, events, seen) = hi(replies, stream).await;
         is_answer(result);
         assert_eq!(seen.len(), 3);
         same_key(&seen, "r1-0");
         let retried = retries(&events);
-        fails("unavailable", Err::<(), _>(retried[0].1.clone()), &["500", "`upstream exploded`"]);
-        fails("unavailable", Err::<(), _>(retried[1].1.clone()), &["529", "Overloaded"]);
+        fails(
+            "unavailable",
+            Err::<(), _>(retried[0].1.clone()),
+            &["500", "`upstream exploded`"],
+        );
+        fails(
+            "unavailable",
+            Err::<(), _>(retried[1].1.clone()),
+            &["529", "Overloaded"],
+        );
     }
 }
 
 #[tokio::test]
 async fn a_connection_broken_mid_answer_is_retried() {
-    let cut = Reply::sse(&[message_start(), block_start(0, json!({"type": "text", "text": ""})), text_delta(0, "Rust ")]).cut();
+    let cut = Reply::sse(&[
+        message_start(),
+        block_start(0, json!({"type": "text", "text": ""})),
+        text_delta(0, "Rust "),
+    ])
+    .cut();
     let (result, events, seen) = hi(vec![cut, streamed_answer()], true).await;
     is_answer(result);
     assert_eq!(seen.len(), 2);
     same_key(&seen, "r1-0");
-    assert_eq!(tokens(&events), ["Rust ", "Rust is ", "a language."]);
+    assert_eq!(tokens(&events), ["Rust ", "Rust ", "is ", "a language."]);
     let error = Err::<(), _>(retries(&events)[0].1.clone());
     fails("unavailable", error, &["broke while reading the answer"]);
 
@@ -275,7 +324,10 @@ async fn a_connection_broken_mid_answer_is_retried() {
     assert_eq!(retries(&events).len(), 1);
 
     // Ended cleanly, but before the message said why it stopped.
-    let early = Reply::sse(&[message_start(), block_start(0, json!({"type": "text", "text": ""}))]);
+    let early = Reply::sse(&[
+        message_start(),
+        block_start(0, json!({"type": "text", "text": ""})),
+    ]);
     let (result, events, _) = hi(vec![early, streamed_answer()], true).await;
     is_answer(result);
     let error = Err::<(), _>(retries(&events)[0].1.clone());
@@ -285,7 +337,10 @@ async fn a_connection_broken_mid_answer_is_retried() {
 #[tokio::test]
 async fn errors_in_a_stream_are_retried_when_the_api_failed() {
     let error = |kind: &str, message: &str| {
-        ("error", json!({"type": "error", "error": {"type": kind, "message": message}}))
+        (
+            "error",
+            json!({"type": "error", "error": {"type": kind, "message": message}}),
+        )
     };
     let overloaded = Reply::sse(&[message_start(), error("overloaded_error", "Overloaded")]);
     let (result, events, _) = hi(vec![overloaded, streamed_answer()], true).await;
@@ -295,7 +350,11 @@ async fn errors_in_a_stream_are_retried_when_the_api_failed() {
 
     let invalid = Reply::sse(&[error("invalid_request_error", "prompt is too long")]);
     let (result, _, seen) = hi(vec![invalid, streamed_answer()], true).await;
-    fails("invalid_request", result, &["invalid_request_error", "prompt is too long"]);
+    fails(
+        "invalid_request",
+        result,
+        &["invalid_request_error", "prompt is too long"],
+    );
     assert_eq!(seen.len(), 1);
 }
 
@@ -308,8 +367,14 @@ async fn a_slow_server_times_out_after_every_attempt() {
         settings.timeout = Duration::from_millis(200);
         settings.retry.max_attempts = 2;
         let (ctx, events) = context(0);
-        let result = AnthropicProvider::new(settings).chat(&ctx, &user_hi()).await;
-        let parts = ["timeout of 200ms", "timeout_secs", "gave up after 2 attempts"];
+        let result = AnthropicProvider::new(settings)
+            .chat(&ctx, &user_hi())
+            .await;
+        let parts = [
+            "timeout of 200ms",
+            "timeout_secs",
+            "gave up after 2 attempts",
+        ];
         fails("unavailable", result, &parts);
         assert_eq!(retries(&events).len(), 1);
         assert_eq!(server.seen().len(), 2);
@@ -319,26 +384,48 @@ async fn a_slow_server_times_out_after_every_attempt() {
 #[tokio::test]
 async fn a_malformed_body_fails_at_once_and_a_malformed_stream_after_retries() {
     let (html, _, seen) = hi(vec![Reply::json(200, "<html>hello</html>")], false).await;
-    fails("invalid_request", html, &["malformed", "`<html>hello</html>`"]);
+    fails(
+        "invalid_request",
+        html,
+        &["malformed", "`<html>hello</html>`"],
+    );
     assert_eq!(seen.len(), 1);
     let no_content = Reply::json(200, r#"{"content": [{"type": "tool_use"}]}"#);
     let (result, _, _) = hi(vec![no_content], false).await;
-    fails("invalid_request", result, &["malformed", "missing field `name`"]);
+    fails(
+        "invalid_request",
+        result,
+        &["malformed", "missing field `name`"],
+    );
 
     let garbled = Reply::sse_text("event: message_start\ndata: {\"type\": oops\n\n");
     let (result, events, seen) = hi(vec![garbled.clone(), garbled.clone(), garbled], true).await;
-    let parts = ["malformed stream event", "`{\"type\": oops`", "gave up after 3 attempts"];
+    let parts = [
+        "malformed stream event",
+        "`{\"type\": oops`",
+        "gave up after 3 attempts",
+    ];
     fails("invalid_request", result, &parts);
     assert_eq!(seen.len(), 3);
     assert_eq!(retries(&events).len(), 2);
 
-    let mut events = vec![message_start(), block_start(0, json!({"type": "tool_use", "id": "t", "name": "n"}))];
-    events.push(("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-        "delta": {"type": "input_json_delta", "partial_json": "{\"a\": "}})));
+    let mut events = vec![
+        message_start(),
+        block_start(0, json!({"type": "tool_use", "id": "t", "name": "n"})),
+    ];
+    events.push((
+        "content_block_delta",
+        json!({"type": "content_block_delta", "index": 0,
+        "delta": {"type": "input_json_delta", "partial_json": "{\"a\": "}}),
+    ));
     events.extend(message_end("tool_use", 1));
     let bad_input = Reply::sse(&events);
     let (result, _, _) = hi(vec![bad_input.clone(), bad_input.clone(), bad_input], true).await;
-    fails("invalid_request", result, &["input of tool call `t` is not JSON"]);
+    fails(
+        "invalid_request",
+        result,
+        &["input of tool call `t` is not JSON"],
+    );
 }
 
 #[tokio::test]
@@ -348,7 +435,11 @@ async fn a_rejected_key_fails_at_once_without_quoting_it() {
             r#"{{"type":"error","error":{{"type":"authentication_error","message":"invalid x-api-key {KEY}"}}}}"#
         );
         let (result, events, seen) = hi(vec![Reply::json(401, body), answer(stream)], stream).await;
-        let parts = ["401 Unauthorized", "invalid x-api-key <redacted>", "api_key_env"];
+        let parts = [
+            "401 Unauthorized",
+            "invalid x-api-key <redacted>",
+            "api_key_env",
+        ];
         fails("invalid_request", result, &parts);
         assert_eq!(seen.len(), 1, "no retry");
         assert!(events.lock().unwrap().is_empty());
@@ -369,9 +460,17 @@ async fn an_unknown_model_quotes_the_provider() {
 
 #[test]
 fn base_urls_with_or_without_v1_reach_the_messages_endpoint() {
-    for base in ["https://api.anthropic.com", "https://api.anthropic.com/", "https://api.anthropic.com/v1/"] {
+    for base in [
+        "https://api.anthropic.com",
+        "https://api.anthropic.com/",
+        "https://api.anthropic.com/v1/",
+    ] {
         let p = AnthropicProvider::new(settings(base, "m", true));
-        assert_eq!(p.endpoint.url(), "https://api.anthropic.com/v1/messages", "{base}");
+        assert_eq!(
+            p.endpoint.url(),
+            "https://api.anthropic.com/v1/messages",
+            "{base}"
+        );
     }
 }
 
@@ -383,13 +482,29 @@ fn bad_tool_call_arguments_and_orphan_tool_results_are_rejected_before_sending()
         let messages = json!([{"role": "assistant", "content": "", "tool_calls": [call]}]);
         p.request_body(&from_json(json!({"messages": messages})))
     };
-    fails("invalid_request", call("[1]"), &["message #0", "`toolu_1`", "not a JSON object"]);
-    fails("invalid_request", call("{oops"), &["message #0", "not JSON"]);
+    fails(
+        "invalid_request",
+        call("[1]"),
+        &["message #0", "`toolu_1`", "not a JSON object"],
+    );
+    fails(
+        "invalid_request",
+        call("{oops"),
+        &["message #0", "not JSON"],
+    );
     let empty = call("").unwrap();
     assert_eq!(empty["messages"][0]["content"][0]["input"], json!({}));
     let orphan = from_json(json!({"messages": [{"role": "tool", "content": "result"}]}));
-    fails("invalid_request", p.request_body(&orphan), &["message #0", "tool_call_id"]);
+    fails(
+        "invalid_request",
+        p.request_body(&orphan),
+        &["message #0", "tool_call_id"],
+    );
     let tool = json!({"name": "search", "description": "", "parameters": "[]"});
     let bad_schema = from_json(json!({"messages": [], "tools": [tool]}));
-    fails("invalid_request", p.request_body(&bad_schema), &["tool `search`", "not a JSON object"]);
+    fails(
+        "invalid_request",
+        p.request_body(&bad_schema),
+        &["tool `search`", "not a JSON object"],
+    );
 }
