@@ -199,3 +199,80 @@ fn api_key_never_reaches_journal_export_or_output() {
         );
     }
 }
+
+#[test]
+fn cost_budget_stops_the_run_and_show_prints_the_cost() {
+    let scratch = Scratch::example("researcher");
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap();
+    let config = config
+        .replace(
+            "script = \"script.json\"",
+            "script = \"script.json\"\nprice_input = 10.0\nprice_output = 30.0",
+        )
+        .replace(
+            "tools = [\"search\"]",
+            "tools = [\"search\"]\nbudget_cost = 0.004",
+        );
+    std::fs::write(scratch.file("relive.toml"), config).unwrap();
+    let out = scratch
+        .relive()
+        .arg("run")
+        .arg(guest("researcher"))
+        .args(["--input", "q", "--json"])
+        .output()
+        .unwrap();
+    assert_code(&out, 3);
+    let report = json(&out);
+    let error = report["error"].as_str().unwrap();
+    // Call 1: 182 in / 21 out; call 2: 356 / 19 → 0.00658 at 10 and 30 per million.
+    assert!(
+        error.contains("spent 0.006580 on LLM calls, over its budget of 0.004")
+            && error.contains("budget_cost"),
+        "{error}"
+    );
+    let show = scratch.run(&["show", report["id"].as_str().unwrap()]);
+    assert_code(&show, 0);
+    assert!(
+        stdout(&show).contains("cost: 0.006580"),
+        "{}",
+        stdout(&show)
+    );
+}
+
+#[test]
+fn cost_budget_without_prices_is_a_config_error() {
+    let scratch = Scratch::example("researcher");
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap();
+    std::fs::write(
+        scratch.file("relive.toml"),
+        config.replace(
+            "tools = [\"search\"]",
+            "tools = [\"search\"]\nbudget_cost = 1.0",
+        ),
+    )
+    .unwrap();
+    let out = scratch.run(&["run", "researcher"]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("agents.researcher.budget_cost")
+            && stderr(&out).contains("price_input"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn stream_flag_prints_the_answer_as_it_arrives() {
+    let server = Arc::new(Server::default());
+    let scratch = researcher(&start(server), "");
+    let out = scratch
+        .relive()
+        .arg("run")
+        .arg(guest("researcher"))
+        .args(["--input", "q", "--stream"])
+        .env("RELIVE_TEST_KEY", SECRET)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("llm  ▸ done"), "{}", stderr(&out));
+}

@@ -416,6 +416,26 @@ impl Config {
             })?;
         }
         for (agent, grants) in &self.agents {
+            if let Some(budget) = grants.budget_cost {
+                if !(budget.is_finite() && budget >= 0.0) {
+                    return Err(self.key_error(
+                        format!("agents.{agent}.budget_cost"),
+                        "must be a number of 0 or more",
+                    ));
+                }
+                if let Some(model) = grants.models.iter().find(|m| {
+                    self.models
+                        .get(*m)
+                        .is_some_and(|c| crate::llm::Prices::of(c).is_none())
+                }) {
+                    return Err(self.key_error(
+                        format!("agents.{agent}.budget_cost"),
+                        format!(
+                            "a cost budget needs the price of every model of the agent; set `price_input` and `price_output` under [models.{model}]"
+                        ),
+                    ));
+                }
+            }
             for model in &grants.models {
                 if !self.models.contains_key(model) {
                     return Err(self.key_error(

@@ -37,6 +37,10 @@ pub struct Grants {
     pub tools: BTreeMap<String, Arc<dyn Tool>>,
     /// `budget_tokens` of the agent, if set.
     pub budget_tokens: Option<u64>,
+    /// `budget_cost` of the agent, if set.
+    pub budget_cost: Option<f64>,
+    /// Prices of the granted models that have them.
+    pub prices: BTreeMap<String, crate::llm::Prices>,
     /// The agent's resource limits.
     pub limits: Limits,
 }
@@ -51,6 +55,8 @@ impl Grants {
             default_model: None,
             tools: BTreeMap::new(),
             budget_tokens: None,
+            budget_cost: None,
+            prices: BTreeMap::new(),
             limits: Limits::defaults(agent),
         }
     }
@@ -108,6 +114,8 @@ pub struct HostState {
     clock: GuestClock,
     /// LLM tokens used by this run so far (replayed calls included).
     spent_tokens: u64,
+    /// What those tokens cost, at the configured prices.
+    spent_cost: f64,
 }
 
 impl HostState {
@@ -121,6 +129,7 @@ impl HostState {
             grants,
             clock: GuestClock::default(),
             spent_tokens: 0,
+            spent_cost: 0.0,
         }
     }
 }
@@ -183,6 +192,7 @@ impl wit_llm::Host for HostState {
         // grants resolve it to, so a replay does not depend on the config.
         let name = request.model.clone().unwrap_or_else(|| "default".into());
         let model = self.grants.model_name(&request);
+        let price = self.grants.prices.get(&model).copied();
         let HostState {
             recorder, grants, ..
         } = self;
@@ -220,6 +230,18 @@ impl wit_llm::Host for HostState {
         if let Ok(response) = &outcome {
             self.spent_tokens +=
                 u64::from(response.usage.input_tokens) + u64::from(response.usage.output_tokens);
+            if let Some(price) = price {
+                self.spent_cost += price.cost(response.usage);
+            }
+            if let Some(budget) = self.grants.budget_cost
+                && self.spent_cost > budget
+            {
+                let agent = &self.grants.agent;
+                return Err(self.recorder.fail(Stop::Budget(format!(
+                    "the run spent {:.6} on LLM calls, over its budget of {budget}; raise `budget_cost` under [agents.{agent}] in {}",
+                    self.spent_cost, self.grants.config_source
+                ))));
+            }
             if let Some(budget) = self.grants.budget_tokens
                 && self.spent_tokens > budget
             {

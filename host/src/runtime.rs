@@ -386,8 +386,12 @@ fn describe_trap(trap: &wasmtime::Error, limits: &crate::limits::Limits) -> Stri
 pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
     let grants = config.agent(agent);
     let mut models: std::collections::BTreeMap<String, Arc<dyn Provider>> = Default::default();
+    let mut prices = std::collections::BTreeMap::new();
     for name in &grants.models {
         let model: &ModelConfig = &config.models[name];
+        if let Some(p) = crate::llm::Prices::of(model) {
+            prices.insert(name.clone(), p);
+        }
         let provider: Arc<dyn Provider> = crate::llm::from_config(name, model, config)
             .with_context(|| format!("model `{name}`"))?;
         models.insert(name.clone(), provider);
@@ -408,6 +412,8 @@ pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
         config_source: config.describe_source(),
         default_model: grants.models.first().cloned(),
         budget_tokens: grants.budget_tokens,
+        budget_cost: grants.budget_cost,
+        prices,
         limits: config.limits(agent),
         models,
         tools,

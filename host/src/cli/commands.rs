@@ -119,7 +119,8 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 serde_json::to_writer_pretty(&mut out, &doc)?;
                 writeln!(out)?;
             } else {
-                format::timeline(&record, &entries, full, &mut out)?;
+                let cost = run_cost(&config, &record.agent, &entries);
+                format::timeline(&record, &entries, full, cost, &mut out)?;
             }
             Ok(0)
         }
@@ -176,6 +177,27 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             )
         }
     }
+}
+
+/// What a run's LLM calls cost at the configured prices; `None` when a
+/// model it used has no prices (or no LLM call was made).
+fn run_cost(config: &Config, agent: &str, entries: &[crate::journal::Entry]) -> Option<f64> {
+    let default = config.agent(agent).models.first().cloned();
+    let mut total = None;
+    for e in entries
+        .iter()
+        .filter(|e| e.kind == crate::journal::EntryKind::Llm)
+    {
+        let Some(usage) = e.usage else { continue };
+        let name = if e.name == "default" {
+            default.clone()?
+        } else {
+            e.name.clone()
+        };
+        let prices = crate::llm::Prices::of(config.models.get(&name)?)?;
+        *total.get_or_insert(0.0) += prices.cost(usage);
+    }
+    total
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {

@@ -179,6 +179,7 @@ pub fn timeline(
     run: &RunRecord,
     entries: &[Entry],
     full: bool,
+    cost: Option<f64>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let cut = |s: &str, n: usize| {
@@ -259,6 +260,9 @@ pub fn timeline(
         "{} entries: {llm_calls} LLM calls ({tokens_in} input / {tokens_out} output tokens), {tool_calls} tool calls",
         entries.len()
     )?;
+    if let Some(cost) = cost {
+        writeln!(out, "cost: {cost:.6} (at the prices in relive.toml)")?;
+    }
     if let Some(output) = &run.output {
         writeln!(out, "output: {}", cut(output, 400))?;
     }
