@@ -17,6 +17,8 @@ struct Server {
     keys: Mutex<Vec<String>>,
     /// Requests that should hang (by arrival number, from 0).
     hang: Mutex<Vec<usize>>,
+    /// Requests answered with 429 and `Retry-After: 1`.
+    throttle: Mutex<Vec<usize>>,
     count: AtomicUsize,
 }
 
@@ -24,13 +26,23 @@ async fn completions(
     State(server): State<Arc<Server>>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Json<Value> {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let n = server.count.fetch_add(1, Ordering::SeqCst);
     let key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     server.keys.lock().unwrap().push(key);
+    if server.throttle.lock().unwrap().contains(&n) {
+        let body = Json(json!({ "error": { "message": "slow down" } }));
+        return (
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            body,
+        )
+            .into_response();
+    }
     if server.hang.lock().unwrap().contains(&n) {
         // Bounded: the test kills the client long before this ends.
         tokio::time::sleep(Duration::from_secs(20)).await;
@@ -52,6 +64,7 @@ async fn completions(
         "choices": [{ "message": message, "finish_reason": if answered { "stop" } else { "tool_calls" } }],
         "usage": { "prompt_tokens": 10, "completion_tokens": 5 }
     }))
+    .into_response()
 }
 
 fn start(server: Arc<Server>) -> String {
@@ -275,4 +288,49 @@ fn stream_flag_prints_the_answer_as_it_arrives() {
         .unwrap();
     assert_code(&out, 0);
     assert!(stderr(&out).contains("llm  ▸ done"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_throttled_call_is_retried_and_its_failed_attempt_recorded() {
+    let server = Arc::new(Server::default());
+    server.throttle.lock().unwrap().push(0);
+    let scratch = researcher(&start(server.clone()), "");
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap()
+        + "retry_base_ms = 10\nretry_max_ms = 50\n";
+    std::fs::write(scratch.file("relive.toml"), config).unwrap();
+    let out = scratch
+        .relive()
+        .arg("run")
+        .arg(guest("researcher"))
+        .args(["--input", "q", "--json"])
+        .env("RELIVE_TEST_KEY", SECRET)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let id = json(&out)["id"].as_str().unwrap().to_string();
+    let keys = server.keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(keys[0], keys[1], "a retry carries the same idempotency key");
+    let first = scratch
+        .entries(&id)
+        .into_iter()
+        .find(|e| e.kind.as_str() == "llm")
+        .unwrap();
+    assert_eq!(first.attempts.len(), 1);
+    assert!(
+        first.attempts[0].error.contains("429"),
+        "{:?}",
+        first.attempts
+    );
+    let show = scratch.run(&["show", &id]);
+    assert!(
+        stdout(&show).contains("↻ attempt 1 failed"),
+        "{}",
+        stdout(&show)
+    );
+    // A replay returns the final answer only.
+    assert_eq!(
+        export_and_replay(&scratch, &id, &guest("researcher"))["passed"],
+        true
+    );
 }
