@@ -11,3 +11,4 @@ mod llm_calls;
 mod openai;
 mod record_replay;
 mod sandbox;
+mod suspend;

@@ -57,6 +57,8 @@ pub mod llm;
 pub mod log;
 pub mod random;
 pub mod tools;
+mod wait;
+pub use wait::{approval, signals, timers};
 
 pub use agent_loop::{AgentLoop, DEFAULT_MAX_STEPS};
 

@@ -153,7 +153,7 @@ impl HasData for Host {
 impl HostState {
     /// Refuses a host-call argument or result over the agent's limit,
     /// failing the run with the limit and its key.
-    fn check_size(&mut self, what: &str, len: usize) -> wasmtime::Result<()> {
+    pub(crate) fn check_size(&mut self, what: &str, len: usize) -> wasmtime::Result<()> {
         match self.grants.limits.check_call_bytes(what, len) {
             Ok(()) => Ok(()),
             Err(message) => Err(self.recorder.fail(Stop::Limit(message))),
@@ -161,11 +161,11 @@ impl HostState {
     }
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("journal values serialise")
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     recorder: &mut Recorder,
     text: &str,
 ) -> wasmtime::Result<T> {

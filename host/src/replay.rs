@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 /// Whether a call may reach the outside world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Replay what the journal holds, then run live and record.
-    Record,
+    /// Replay what the journal holds, then run live and record; timers that
+    /// are not due behave as the policy says.
+    Record(TimerPolicy),
     /// Replay only: a call past the end of the journal is a divergence.
     /// Used by `relive replay` and replay tests.
     ReplayOnly,
@@ -127,6 +128,9 @@ pub enum Stop {
     /// The run went past a resource limit.
     #[error("{0}")]
     Limit(String),
+    /// The run waits for an approval, a time or a signal.
+    #[error("waiting for {0}")]
+    Suspended(crate::waiting::Waiting),
 }
 
 impl From<JournalError> for Stop {
@@ -177,6 +181,20 @@ pub struct Recorder {
     /// Set when the host stops the guest; read after the guest returns.
     pub stop: Option<Stop>,
     limits: Option<crate::limits::Limits>,
+    /// How waits for timers are handled in this process.
+    pub timers: TimerPolicy,
+}
+
+/// What a timer that is not yet due does in this process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimerPolicy {
+    /// Suspend the run (a one-shot `relive run`).
+    #[default]
+    Suspend,
+    /// Wait in this process until it is due (`relive resume`).
+    Wait,
+    /// Wake it now, recorded as early (`relive resume --now`).
+    WakeNow,
 }
 
 impl Recorder {
@@ -201,6 +219,7 @@ impl Recorder {
             observer,
             stop: None,
             limits: None,
+            timers: TimerPolicy::default(),
         }
     }
 
@@ -476,6 +495,80 @@ impl Recorder {
                 detail: response.clone(),
             });
         }
+        Ok(response)
+    }
+
+    /// A call that waits for something outside (approval, timer, signal):
+    /// replayed when answered, completed here when a timer or a signal's
+    /// timeout is due, else the run is suspended with what it waits for.
+    pub async fn wait(
+        &mut self,
+        kind: EntryKind,
+        name: &str,
+        request: String,
+    ) -> Result<String, Stop> {
+        let seq = self.cursor as u64;
+        let entry = match self.matching(kind, name, &request)? {
+            Some(entry) if entry.state == EntryState::Completed => {
+                let response = entry.response.ok_or_else(|| Stop::Damaged {
+                    seq,
+                    message: "completed entry without a response".into(),
+                })?;
+                self.advance();
+                return Ok(response);
+            }
+            Some(entry) => {
+                self.advance();
+                entry
+            }
+            None => {
+                let entry = Entry::new(seq, kind, name, request);
+                // Durable before the run is suspended: the answer needs it.
+                self.journal()?
+                    .append(&self.run_id, entry.clone(), Durability::Sync)
+                    .wait()
+                    .await?;
+                self.cursor += 1;
+                self.replaying.store(false, Ordering::Relaxed);
+                entry
+            }
+        };
+        let waiting = crate::waiting::Waiting::of(&entry).ok_or_else(|| Stop::Damaged {
+            seq,
+            message: "a waiting call was recorded as something else".into(),
+        })?;
+        let now = crate::journal::now_ms();
+        let response = match (kind, waiting.until_ms) {
+            (EntryKind::Timer, Some(until)) => {
+                if now < until {
+                    match self.timers {
+                        TimerPolicy::Suspend => return Err(Stop::Suspended(waiting)),
+                        TimerPolicy::Wait => {
+                            tokio::time::sleep(Duration::from_millis((until - now) as u64)).await
+                        }
+                        TimerPolicy::WakeNow => {}
+                    }
+                }
+                let woke = crate::journal::now_ms();
+                serde_json::json!({ "woke_at_ms": woke, "early": woke < until }).to_string()
+            }
+            (EntryKind::Signal, Some(until)) if now >= until => {
+                serde_json::json!({ "payload": null, "timed_out": true }).to_string()
+            }
+            _ => return Err(Stop::Suspended(waiting)),
+        };
+        self.journal()?
+            .complete(
+                &self.run_id,
+                seq,
+                Completion {
+                    response: response.clone(),
+                    ..Completion::default()
+                },
+                Durability::Commit,
+            )
+            .wait()
+            .await?;
         Ok(response)
     }
 

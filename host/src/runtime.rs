@@ -13,7 +13,7 @@ use crate::journal::{
     new_run_id,
 };
 use crate::llm::Provider;
-use crate::replay::{Divergence, Mode, Observer, Recorder, Stop};
+use crate::replay::{Divergence, Mode, Observer, Recorder, Stop, TimerPolicy};
 use crate::sandbox::{self, ComponentError};
 use crate::tools::Tool;
 use anyhow::{Context as _, anyhow, bail};
@@ -39,6 +39,8 @@ pub enum Outcome {
         seq: u64,
         message: String,
     },
+    /// Waiting for an approval, a time or a signal.
+    Suspended(crate::waiting::Waiting),
 }
 
 impl Outcome {
@@ -48,6 +50,7 @@ impl Outcome {
             Outcome::Failed { .. } => RunStatus::Failed,
             Outcome::Diverged(_) => RunStatus::Diverged,
             Outcome::Uncertain { .. } => RunStatus::Uncertain,
+            Outcome::Suspended(_) => RunStatus::Suspended,
         }
     }
 }
@@ -73,6 +76,13 @@ pub struct StartRequest<'a> {
     /// The component's bytes.
     pub bytes: &'a [u8],
     pub input: String,
+}
+
+/// How one execution of a run's component is set up.
+struct Execution {
+    grants: Grants,
+    observer: Option<Observer>,
+    mode: Mode,
 }
 
 /// The engine, the linker and the journal.
@@ -167,7 +177,12 @@ impl Runtime {
             .await
             .context("cannot create the run in the journal")?;
         on_created(&run.id);
-        self.execute(&run.id, &run.input, &pre, Vec::new(), grants, observer)
+        let exec = Execution {
+            grants,
+            observer,
+            mode: Mode::Record(TimerPolicy::Suspend),
+        };
+        self.execute(&run.id, &run.input, &pre, Vec::new(), exec)
             .await
     }
 
@@ -177,6 +192,7 @@ impl Runtime {
         run: &RunRecord,
         config: &Config,
         observer: Option<Observer>,
+        timers: TimerPolicy,
     ) -> anyhow::Result<RunReport> {
         if run.status.is_final() {
             bail!("run {} is {} and cannot be resumed", run.id, run.status);
@@ -219,8 +235,12 @@ impl Runtime {
                 .wait()
                 .await?;
         }
-        self.execute(&run.id, &run.input, &pre, entries, grants, observer)
-            .await
+        let exec = Execution {
+            grants,
+            observer,
+            mode: Mode::Record(timers),
+        };
+        self.execute(&run.id, &run.input, &pre, entries, exec).await
     }
 
     /// Replays a recorded journal against a component, calling nothing
@@ -242,9 +262,11 @@ impl Runtime {
                 &file.run.input,
                 &pre,
                 file.entries.clone(),
-                Grants::none(&file.run.agent),
-                None,
-                Mode::ReplayOnly,
+                Execution {
+                    grants: Grants::none(&file.run.agent),
+                    observer: None,
+                    mode: Mode::ReplayOnly,
+                },
             )
             .await?;
         if let Outcome::Completed { output } = &report.outcome
@@ -268,17 +290,15 @@ impl Runtime {
         input: &str,
         pre: &AgentPre<HostState>,
         recorded: Vec<Entry>,
-        grants: Grants,
-        observer: Option<Observer>,
+        exec: Execution,
     ) -> anyhow::Result<RunReport> {
-        let report = self
-            .run_store(run_id, input, pre, recorded, grants, observer, Mode::Record)
-            .await?;
+        let report = self.run_store(run_id, input, pre, recorded, exec).await?;
         let (output, error) = match &report.outcome {
             Outcome::Completed { output } => (Some(output.clone()), None),
             Outcome::Failed { error } => (None, Some(error.clone())),
             Outcome::Diverged(d) => (None, Some(d.to_string())),
             Outcome::Uncertain { message, .. } => (None, Some(message.clone())),
+            Outcome::Suspended(_) => (None, None),
         };
         // The end of a run is fsynced: everything before it in the WAL
         // becomes durable with it.
@@ -296,21 +316,26 @@ impl Runtime {
         Ok(report)
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn run_store(
         &self,
         run_id: &str,
         input: &str,
         pre: &AgentPre<HostState>,
         recorded: Vec<Entry>,
-        grants: Grants,
-        observer: Option<Observer>,
-        mode: Mode,
+        exec: Execution,
     ) -> anyhow::Result<RunReport> {
+        let Execution {
+            grants,
+            observer,
+            mode,
+        } = exec;
         let begun = std::time::Instant::now();
         let replayable = recorded.len();
-        let journal = (mode == Mode::Record).then(|| self.journal.clone());
-        let recorder = Recorder::new(run_id.to_string(), journal, recorded, mode, observer);
+        let journal = matches!(mode, Mode::Record(_)).then(|| self.journal.clone());
+        let mut recorder = Recorder::new(run_id.to_string(), journal, recorded, mode, observer);
+        if let Mode::Record(timers) = mode {
+            recorder.timers = timers;
+        }
         let wasi = sandbox::wasi_ctx(run_id, recorder.replaying_flag());
         let fuel = grants.limits.fuel;
         let state = HostState::new(wasi, recorder, grants);
@@ -330,6 +355,7 @@ impl Runtime {
         });
         let outcome = match (stop, result) {
             (Some(Stop::Diverged(d)), _) => Outcome::Diverged(d),
+            (Some(Stop::Suspended(waiting)), _) => Outcome::Suspended(waiting),
             (Some(Stop::Budget(message) | Stop::Limit(message)), _) => {
                 Outcome::Failed { error: message }
             }

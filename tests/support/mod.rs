@@ -47,7 +47,11 @@ pub fn guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let dir = root().join("target");
-        build_guests(&dir, &["researcher", "stepper", "hostile"], None);
+        build_guests(
+            &dir,
+            &["researcher", "stepper", "hostile", "waiter", "approver"],
+            None,
+        );
         dir.join("wasm32-wasip2/release")
     });
     dir.join(format!("{name}.wasm"))
@@ -155,6 +159,7 @@ fn copy_dir(from: &Path, to: &Path, skip: &[&str]) {
         if skip.contains(&name_str.as_ref())
             || name_str.starts_with("relive.db")
             || name_str == "tally.log"
+            || name_str == "outbox.log"
         {
             continue;
         }

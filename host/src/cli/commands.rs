@@ -54,6 +54,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Resume {
             ref run,
+            now,
             json,
             quiet,
             verbose,
@@ -76,10 +77,29 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 );
             }
             let observer = (!quiet).then(|| format::progress_observer(verbose, stream));
-            let report = block_on(runtime.resume(&record, &config, observer))?;
+            let entries = journal.entries(&record.id)?;
+            if let Some(w) = crate::waiting::Waiting::of_run(&entries)
+                && w.kind == crate::journal::EntryKind::Timer
+                && !now
+                && !quiet
+            {
+                eprintln!(
+                    "relive: the run sleeps: {w}; waiting (Ctrl-C leaves it suspended; --now wakes it)"
+                );
+            }
+            let timers = if now {
+                crate::replay::TimerPolicy::WakeNow
+            } else {
+                crate::replay::TimerPolicy::Wait
+            };
+            let report = block_on(runtime.resume(&record, &config, observer, timers))?;
             finish(&report, json, quiet)
         }
-        Command::Runs { ref status, json } => {
+        Command::Runs {
+            ref status,
+            json,
+            waiting,
+        } => {
             let config = Config::load(cli.config.as_deref())?;
             let journal = open_journal(cli.db.as_deref(), &config, false)?;
             let filter: Option<RunStatus> = match status {
@@ -94,13 +114,36 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 .runs()?
                 .into_iter()
                 .filter(|r| filter.is_none_or(|f| r.status == f))
+                .filter(|r| !waiting || r.status == RunStatus::Suspended)
+                .collect();
+            let waits: Vec<Option<crate::waiting::Waiting>> = runs
+                .iter()
+                .map(|r| {
+                    if r.status == RunStatus::Suspended {
+                        journal
+                            .entries(&r.id)
+                            .ok()
+                            .and_then(|e| crate::waiting::Waiting::of_run(&e))
+                    } else {
+                        None
+                    }
+                })
                 .collect();
             let mut out = std::io::stdout().lock();
             if json {
-                serde_json::to_writer_pretty(&mut out, &runs)?;
+                let docs: Vec<_> = runs
+                    .iter()
+                    .zip(&waits)
+                    .map(|(r, w)| {
+                        let mut doc = serde_json::to_value(r).expect("runs serialise");
+                        doc["waiting"] = serde_json::to_value(w).expect("waits serialise");
+                        doc
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(&mut out, &docs)?;
                 writeln!(out)?;
             } else {
-                format::runs_table(&runs, &mut out)?;
+                format::runs_table(&runs, &waits, &mut out)?;
             }
             Ok(0)
         }
@@ -158,6 +201,72 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             ref journal,
             json,
         } => replay(component, journal, json),
+        Command::Approve {
+            ref run,
+            ref note,
+            ref details,
+            ref by,
+        } => {
+            let answer = serde_json::json!({
+                "decision": "approved",
+                "details": details,
+                "note": note,
+                "by": who(by.as_deref()),
+                "at_ms": now_ms(),
+            });
+            answer_wait(
+                &cli,
+                run,
+                crate::journal::EntryKind::Approval,
+                None,
+                answer,
+                "approved",
+            )
+        }
+        Command::Reject {
+            ref run,
+            ref reason,
+            ref by,
+        } => {
+            let answer = serde_json::json!({
+                "decision": "rejected",
+                "reason": reason,
+                "by": who(by.as_deref()),
+                "at_ms": now_ms(),
+            });
+            answer_wait(
+                &cli,
+                run,
+                crate::journal::EntryKind::Approval,
+                None,
+                answer,
+                "rejected",
+            )
+        }
+        Command::Signal {
+            ref run,
+            ref name,
+            ref data,
+            ref by,
+        } => {
+            if let Some(data) = data {
+                serde_json::from_str::<serde_json::Value>(data)
+                    .map_err(|e| anyhow!("--data is not valid JSON: {e}"))?;
+            }
+            let answer = serde_json::json!({
+                "payload": data,
+                "by": who(by.as_deref()),
+                "at_ms": now_ms(),
+            });
+            answer_wait(
+                &cli,
+                run,
+                crate::journal::EntryKind::Signal,
+                Some(name),
+                answer,
+                "delivered",
+            )
+        }
         Command::Resolve {
             ref run,
             retry,
@@ -198,6 +307,78 @@ fn run_cost(config: &Config, agent: &str, entries: &[crate::journal::Entry]) -> 
         *total.get_or_insert(0.0) += prices.cost(usage);
     }
     total
+}
+
+/// Who answers: `--by`, else $USER, else "operator".
+fn who(by: Option<&str>) -> String {
+    by.map(str::to_string)
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "operator".into())
+}
+
+/// Records the answer to what a suspended run waits for (an approval or a
+/// signal); refuses a run that is not waiting for that, and a second answer.
+fn answer_wait(
+    cli: &Cli,
+    run: &str,
+    kind: crate::journal::EntryKind,
+    signal: Option<&str>,
+    answer: serde_json::Value,
+    verb: &str,
+) -> anyhow::Result<u8> {
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, false)?;
+    let record = journal.find_run(run)?;
+    let id = &record.id;
+    let entries = journal.entries(id)?;
+    let what = match signal {
+        Some(name) => format!("the signal `{name}`"),
+        None => "an approval".to_string(),
+    };
+    let Some(waiting) = crate::waiting::Waiting::of_run(&entries) else {
+        // Say why: answered already, or not waiting at all.
+        if let Some(last) = entries.last().filter(|e| e.kind == kind) {
+            let by = last
+                .response
+                .as_deref()
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+                .map(|v| {
+                    format!(
+                        " ({} by {})",
+                        v["decision"].as_str().unwrap_or("answered"),
+                        v["by"].as_str().unwrap_or("someone")
+                    )
+                })
+                .unwrap_or_default();
+            bail!(
+                "entry #{} of run {id} was already answered{by}; a second answer is refused",
+                last.seq
+            );
+        }
+        bail!(
+            "run {id} is not waiting for {what} (it is {}); `relive runs --waiting` lists waiting runs",
+            record.status
+        );
+    };
+    if waiting.kind != kind || signal.is_some_and(|n| n != waiting.name) {
+        bail!("run {id} is waiting for {waiting}, not for {what}");
+    }
+    journal
+        .complete(
+            id,
+            waiting.seq,
+            crate::journal::Completion {
+                response: answer.to_string(),
+                ..Default::default()
+            },
+            Durability::Sync,
+        )
+        .wait_blocking()?;
+    eprintln!(
+        "relive: {verb} ({waiting}, entry #{}); continue with `relive resume {id}`",
+        waiting.seq
+    );
+    Ok(0)
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -320,6 +501,11 @@ fn finish(report: &RunReport, json: bool, quiet: bool) -> anyhow::Result<u8> {
         Outcome::Failed { error } => (None, Some(error.clone())),
         Outcome::Diverged(d) => (None, Some(d.to_string())),
         Outcome::Uncertain { message, .. } => (None, Some(message.clone())),
+        Outcome::Suspended(_) => (None, None),
+    };
+    let waiting = match &report.outcome {
+        Outcome::Suspended(w) => Some(w),
+        _ => None,
     };
     let mut out = std::io::stdout().lock();
     if json {
@@ -329,6 +515,7 @@ fn finish(report: &RunReport, json: bool, quiet: bool) -> anyhow::Result<u8> {
             "output": output,
             "error": error,
             "replayed": report.replayed,
+            "waiting": waiting,
             "elapsed_ms": report.elapsed.as_millis() as u64,
         });
         serde_json::to_writer(&mut out, &doc)?;
@@ -348,11 +535,19 @@ fn finish(report: &RunReport, json: bool, quiet: bool) -> anyhow::Result<u8> {
         if let Some(error) = &error {
             eprintln!("relive: run {} {status}: {error}", report.run_id);
         }
+        if let Some(w) = waiting {
+            eprintln!(
+                "relive: run {} is waiting for {w}; {}",
+                report.run_id,
+                w.how_to_continue(&report.run_id)
+            );
+        }
     }
     Ok(match status {
         RunStatus::Completed => 0,
         RunStatus::Diverged => EXIT_DIVERGED,
         RunStatus::Uncertain => EXIT_UNCERTAIN,
+        RunStatus::Suspended => super::EXIT_SUSPENDED,
         _ => EXIT_FAILED,
     })
 }

@@ -151,7 +151,11 @@ pub fn timestamp(ms: i64) -> String {
     )
 }
 
-pub fn runs_table(runs: &[RunRecord], out: &mut dyn Write) -> io::Result<()> {
+pub fn runs_table(
+    runs: &[RunRecord],
+    waits: &[Option<crate::waiting::Waiting>],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if runs.is_empty() {
         return writeln!(out, "no runs yet; start one with `relive run AGENT`");
     }
@@ -160,7 +164,7 @@ pub fn runs_table(runs: &[RunRecord], out: &mut dyn Write) -> io::Result<()> {
         "{:<10}  {:<16}  {:<10}  {:<19}  {:<19}  input",
         "id", "agent", "status", "created (UTC)", "updated (UTC)"
     )?;
-    for r in runs {
+    for (r, w) in runs.iter().zip(waits) {
         writeln!(
             out,
             "{:<10}  {:<16}  {:<10}  {:<19}  {:<19}  {}",
@@ -171,6 +175,9 @@ pub fn runs_table(runs: &[RunRecord], out: &mut dyn Write) -> io::Result<()> {
             timestamp(r.updated_at_ms),
             shorten(&r.input.replace('\n', " "), 40)
         )?;
+        if let Some(w) = w {
+            writeln!(out, "{:<10}  ↳ waiting for {w}", "")?;
+        }
     }
     Ok(())
 }
@@ -198,6 +205,12 @@ pub fn timeline(
         timestamp(run.updated_at_ms)
     )?;
     writeln!(out, "input: {}", cut(&run.input, 200))?;
+    if let Some(w) = crate::waiting::Waiting::of_run(entries) {
+        writeln!(out, "waiting for: {w}")?;
+        if let Some(details) = &w.details {
+            writeln!(out, "details: {}", cut(details, 400))?;
+        }
+    }
     writeln!(out)?;
     writeln!(
         out,

@@ -11,9 +11,12 @@
 //! | 3 | the run failed: the agent returned an error or trapped |
 //! | 4 | the run diverged from its journal |
 //! | 5 | the run is uncertain: `relive resolve` must decide |
+//! | 6 | the run is suspended: it waits for an approval, a time or a signal |
 
 mod commands;
 mod format;
+
+pub use format::timestamp;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,9 +28,12 @@ pub const EXIT_FAILED: u8 = 3;
 pub const EXIT_DIVERGED: u8 = 4;
 /// Exit code: the run is uncertain.
 pub const EXIT_UNCERTAIN: u8 = 5;
+/// Exit code: the run is suspended, waiting.
+pub const EXIT_SUSPENDED: u8 = 6;
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 success (run completed), 1 error, 2 usage, 3 run failed, 4 run diverged, 5 run uncertain.
+Exit codes: 0 success (run completed), 1 error, 2 usage, 3 run failed, 4 run diverged, 5 run uncertain,
+6 run suspended (waiting for an approval, a time or a signal).
 
 Examples:
   relive run researcher --input \"what is durable execution?\"
@@ -85,10 +91,16 @@ enum Command {
         #[arg(long)]
         stream: bool,
     },
-    /// Resume a run interrupted by a crash: replay its journal, then go on.
+    /// Resume a run interrupted by a crash, or a suspended run whose wait
+    /// was answered: replay its journal, then go on. A run sleeping on a
+    /// timer is resumed when the timer is due (this waits), or at once with
+    /// --now.
     Resume {
         /// Run id, or a unique prefix of it (4 characters or more).
         run: String,
+        /// Wake a sleeping run now instead of waiting (recorded as early).
+        #[arg(long)]
+        now: bool,
         #[arg(long)]
         json: bool,
         #[arg(long, short)]
@@ -101,6 +113,9 @@ enum Command {
     },
     /// List the runs in the journal, newest first.
     Runs {
+        /// Only suspended runs, with what each waits for.
+        #[arg(long)]
+        waiting: bool,
         /// Only runs in this status (running, suspended, completed, failed,
         /// diverged, uncertain).
         #[arg(long)]
@@ -133,6 +148,37 @@ enum Command {
         journal: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// Approve the action a suspended run waits on.
+    Approve {
+        run: String,
+        /// A note kept with the decision.
+        #[arg(long)]
+        note: Option<String>,
+        /// Replace the action's details with this text (an edited payload).
+        #[arg(long, value_name = "TEXT")]
+        details: Option<String>,
+        /// Who decides [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Reject the action a suspended run waits on; the agent gets the reason.
+    Reject {
+        run: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Deliver an outside event to a run waiting for the signal NAME.
+    Signal {
+        run: String,
+        name: String,
+        /// The payload given to the agent (JSON).
+        #[arg(long, value_name = "JSON")]
+        data: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Decide about a non-idempotent call interrupted by a crash (a run in
     /// status `uncertain`), then continue with `relive resume`.

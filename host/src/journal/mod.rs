@@ -42,16 +42,25 @@ pub enum EntryKind {
     Random,
     /// `log.log` progress events.
     Log,
+    /// `approval.request`: waits for a person's decision.
+    Approval,
+    /// `timers.sleep` / `sleep-until`: waits for a time.
+    Timer,
+    /// `signals.wait`: waits for an outside event.
+    Signal,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 6] = [
+    pub const ALL: [EntryKind; 9] = [
         EntryKind::Llm,
         EntryKind::Tool,
         EntryKind::ToolList,
         EntryKind::Clock,
         EntryKind::Random,
         EntryKind::Log,
+        EntryKind::Approval,
+        EntryKind::Timer,
+        EntryKind::Signal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,7 +71,18 @@ impl EntryKind {
             EntryKind::Clock => "clock",
             EntryKind::Random => "random",
             EntryKind::Log => "log",
+            EntryKind::Approval => "approval",
+            EntryKind::Timer => "timer",
+            EntryKind::Signal => "signal",
         }
+    }
+
+    /// Calls that suspend the run until something outside answers.
+    pub fn is_wait(self) -> bool {
+        matches!(
+            self,
+            EntryKind::Approval | EntryKind::Timer | EntryKind::Signal
+        )
     }
 
     /// Local reads: nothing outside the sandbox sees them, so they may be

@@ -1,0 +1,41 @@
+//! `waiter`: waits durably, as its input says, for the suspension tests.
+//!
+//! - `sleep MS`: sleeps MS milliseconds, then answers `slept`;
+//! - `signal NAME [TIMEOUT_MS]`: waits for the signal NAME and answers
+//!   `got PAYLOAD`, or `timed out`.
+
+use relive_sdk::{signals, timers};
+use std::time::Duration;
+
+pub struct Waiter;
+
+impl relive_sdk::Agent for Waiter {
+    fn run(input: String) -> Result<String, String> {
+        let words: Vec<&str> = input.split_whitespace().collect();
+        match words.as_slice() {
+            ["sleep", ms] => {
+                let ms: u64 = ms
+                    .parse()
+                    .map_err(|_| format!("waiter: bad duration {ms:?}"))?;
+                timers::sleep(Duration::from_millis(ms));
+                Ok("slept".into())
+            }
+            ["signal", name, rest @ ..] => {
+                let timeout = match rest {
+                    [ms] => Some(Duration::from_millis(
+                        ms.parse()
+                            .map_err(|_| format!("waiter: bad timeout {ms:?}"))?,
+                    )),
+                    _ => None,
+                };
+                Ok(match signals::wait(name, timeout) {
+                    Some(payload) => format!("got {payload}"),
+                    None => "timed out".into(),
+                })
+            }
+            _ => Err(format!("waiter: unknown input {input:?}")),
+        }
+    }
+}
+
+relive_sdk::export_agent!(Waiter);
