@@ -53,6 +53,17 @@ impl Outcome {
             Outcome::Suspended(_) => RunStatus::Suspended,
         }
     }
+
+    /// What the run's `output` and `error` columns get.
+    pub fn output_and_error(&self) -> (Option<String>, Option<String>) {
+        match self {
+            Outcome::Completed { output } => (Some(output.clone()), None),
+            Outcome::Failed { error } => (None, Some(error.clone())),
+            Outcome::Diverged(d) => (None, Some(d.to_string())),
+            Outcome::Uncertain { message, .. } => (None, Some(message.clone())),
+            Outcome::Suspended(_) => (None, None),
+        }
+    }
 }
 
 /// What `start`, `resume` and `replay` report.
@@ -293,13 +304,7 @@ impl Runtime {
         exec: Execution,
     ) -> anyhow::Result<RunReport> {
         let report = self.run_store(run_id, input, pre, recorded, exec).await?;
-        let (output, error) = match &report.outcome {
-            Outcome::Completed { output } => (Some(output.clone()), None),
-            Outcome::Failed { error } => (None, Some(error.clone())),
-            Outcome::Diverged(d) => (None, Some(d.to_string())),
-            Outcome::Uncertain { message, .. } => (None, Some(message.clone())),
-            Outcome::Suspended(_) => (None, None),
-        };
+        let (output, error) = report.outcome.output_and_error();
         // The end of a run is fsynced: everything before it in the WAL
         // becomes durable with it.
         self.journal

@@ -220,3 +220,21 @@ pub fn export_and_replay(scratch: &Scratch, run: &str, component: &Path) -> serd
         .unwrap();
     json(&out)
 }
+
+/// Serves `app` on 127.0.0.1 (a free port) from a thread of its own, for
+/// the life of the test process; returns `http://127.0.0.1:PORT`.
+pub fn serve(app: axum::Router) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}

@@ -496,13 +496,7 @@ fn report_of(run: &crate::journal::RunRecord) -> RunReport {
 /// Prints the end of a run and returns its exit code.
 fn finish(report: &RunReport, json: bool, quiet: bool) -> anyhow::Result<u8> {
     let status = report.outcome.status();
-    let (output, error) = match &report.outcome {
-        Outcome::Completed { output } => (Some(output.clone()), None),
-        Outcome::Failed { error } => (None, Some(error.clone())),
-        Outcome::Diverged(d) => (None, Some(d.to_string())),
-        Outcome::Uncertain { message, .. } => (None, Some(message.clone())),
-        Outcome::Suspended(_) => (None, None),
-    };
+    let (output, error) = report.outcome.output_and_error();
     let waiting = match &report.outcome {
         Outcome::Suspended(w) => Some(w),
         _ => None,
