@@ -10,5 +10,6 @@ mod kill;
 mod llm_calls;
 mod openai;
 mod record_replay;
+mod replay_tests;
 mod sandbox;
 mod suspend;

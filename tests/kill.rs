@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 const STEPS: &str = "40";
 
-enum KillAt {
+pub(crate) enum KillAt {
     /// Right after the run is created, before or around its first call.
     Start,
     /// While the tool call of this step runs (the tool hangs).
@@ -80,7 +80,7 @@ fn wait_for_line(rx: &mpsc::Receiver<String>, mut pred: impl FnMut(&str) -> bool
 }
 
 /// Kills the run at `at` and returns the run id.
-fn kill_run(scratch: &Scratch, at: &KillAt) -> String {
+pub(crate) fn kill_run(scratch: &Scratch, at: &KillAt) -> String {
     let hang = match at {
         KillAt::DuringTool(step) => Some(*step),
         _ => None,
@@ -116,9 +116,11 @@ fn kill_run(scratch: &Scratch, at: &KillAt) -> String {
         for pid in text.split_whitespace().filter_map(|p| p.parse().ok()) {
             sigkill(pid);
         }
+        // A later kill in the same folder waits for its own marker.
+        let _ = std::fs::remove_file(scratch.file("hang.pid"));
     }
+    // Runs are listed newest first: the first is the one just killed.
     let runs = relive::journal::Journal::runs(&scratch.journal()).unwrap();
-    assert_eq!(runs.len(), 1);
     assert_eq!(
         runs[0].status,
         RunStatus::Running,

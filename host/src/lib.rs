@@ -18,5 +18,6 @@ pub mod llm;
 pub mod replay;
 pub mod runtime;
 pub mod sandbox;
+pub mod testing;
 pub mod tools;
 pub mod waiting;

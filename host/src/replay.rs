@@ -415,6 +415,18 @@ impl Recorder {
                     self.advance();
                     return Ok(response);
                 }
+                EntryState::Started if self.mode == Mode::ReplayOnly => {
+                    // An interrupted call ends the recorded answers.
+                    return Err(Stop::Diverged(Divergence {
+                        seq,
+                        expected: None,
+                        actual: Some(CallDescription {
+                            kind,
+                            name: name.to_string(),
+                            request,
+                        }),
+                    }));
+                }
                 EntryState::Started => {
                     let retry_allowed = effect == Effect::Idempotent
                         || matches!(entry.resolution, Some(Resolution::Retry { .. }));

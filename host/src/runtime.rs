@@ -295,6 +295,40 @@ impl Runtime {
         Ok(report)
     }
 
+    /// Checks that `bytes` replays the journal of `run` cleanly, as an
+    /// upgrade requires: every recorded call matches, up to the end of the
+    /// recorded answers (or the wait the run is suspended on). Returns the
+    /// reason when it does not.
+    pub async fn check_upgrade(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        run: &RunRecord,
+    ) -> anyhow::Result<Result<(), String>> {
+        let pre = self.load(
+            path,
+            bytes,
+            crate::limits::Limits::defaults(&run.agent).max_component_bytes,
+        )?;
+        let entries = self.journal.entries(&run.id)?;
+        let exec = Execution {
+            grants: Grants::none(&run.agent),
+            observer: None,
+            mode: Mode::ReplayOnly,
+        };
+        let report = self
+            .run_store(&run.id, &run.input, &pre, entries, exec)
+            .await?;
+        Ok(match report.outcome {
+            Outcome::Diverged(d) if d.expected.is_none() => Ok(()),
+            Outcome::Suspended(_) | Outcome::Uncertain { .. } | Outcome::Completed { .. } => Ok(()),
+            Outcome::Diverged(d) => Err(d.to_string()),
+            Outcome::Failed { error } => {
+                Err(format!("the new component failed while replaying: {error}"))
+            }
+        })
+    }
+
     async fn execute(
         &self,
         run_id: &str,

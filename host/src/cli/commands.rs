@@ -201,6 +201,24 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             ref journal,
             json,
         } => replay(component, journal, json),
+        Command::Import {
+            ref file,
+            ref component,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let journal = open_journal(cli.db.as_deref(), &config, true)?;
+            import(&*journal, file, component.as_deref())
+        }
+        Command::Upgrade {
+            ref run,
+            ref agent,
+            ref to,
+            json,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let journal = open_journal(cli.db.as_deref(), &config, false)?;
+            upgrade(journal, run.as_deref(), agent.as_deref(), to, json)
+        }
         Command::Approve {
             ref run,
             ref note,
@@ -307,6 +325,109 @@ fn run_cost(config: &Config, agent: &str, entries: &[crate::journal::Entry]) -> 
         *total.get_or_insert(0.0) += prices.cost(usage);
     }
     total
+}
+
+fn import(journal: &dyn Journal, file: &Path, component: Option<&Path>) -> anyhow::Result<u8> {
+    let reader = std::fs::File::open(file)
+        .with_context(|| format!("cannot read journal file {}", file.display()))?;
+    let recorded = export::read(&mut std::io::BufReader::new(reader))
+        .with_context(|| format!("journal file {}", file.display()))?;
+    let digest = &recorded.run.component_digest;
+    match component {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read component {}", path.display()))?;
+            let found = crate::journal::component_digest(&bytes);
+            if &found != digest {
+                bail!(
+                    "{} is {found}, but the run was recorded with {digest}; pass the component the run was recorded with",
+                    path.display()
+                );
+            }
+            journal.put_component(digest, &bytes).wait_blocking()?;
+        }
+        None if journal.component(digest)?.is_none() => bail!(
+            "this journal does not hold the run's component {digest}; pass it with --component PATH"
+        ),
+        None => {}
+    }
+    if journal.find_run(&recorded.run.id).is_ok() {
+        bail!("run {} is already in this journal", recorded.run.id);
+    }
+    let (id, count) = (recorded.run.id.clone(), recorded.entries.len());
+    journal
+        .import_run(recorded.run, recorded.entries)
+        .wait_blocking()?;
+    eprintln!("relive: imported run {id} ({count} entries)");
+    Ok(0)
+}
+
+fn upgrade(
+    journal: Arc<dyn Journal>,
+    run: Option<&str>,
+    agent: Option<&str>,
+    to: &Path,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let bytes =
+        std::fs::read(to).with_context(|| format!("cannot read component {}", to.display()))?;
+    let digest = crate::journal::component_digest(&bytes);
+    let runs = match (run, agent) {
+        (Some(id), _) => vec![journal.find_run(id)?],
+        (None, Some(agent)) => journal
+            .runs()?
+            .into_iter()
+            .filter(|r| r.agent == agent && !r.status.is_final())
+            .collect(),
+        (None, None) => bail!("name a run, or --agent NAME for all of an agent's runs"),
+    };
+    if runs.is_empty() {
+        bail!(
+            "no unfinished runs of agent `{}`",
+            agent.unwrap_or_default()
+        );
+    }
+    let runtime = Runtime::new(journal.clone())?;
+    let shown = to.display().to_string();
+    let mut results = Vec::new();
+    for run in &runs {
+        let outcome = if run.status.is_final() {
+            Err(format!(
+                "the run is {}; only unfinished runs move",
+                run.status
+            ))
+        } else if run.component_digest == digest {
+            Ok(())
+        } else {
+            block_on(runtime.check_upgrade(&shown, &bytes, run))?
+        };
+        if outcome.is_ok() && run.component_digest != digest {
+            journal.put_component(&digest, &bytes).wait_blocking()?;
+            journal.set_component(&run.id, &digest).wait_blocking()?;
+        }
+        if !json {
+            match &outcome {
+                Ok(()) => eprintln!("relive: run {} now runs {digest}", run.id),
+                Err(why) => eprintln!(
+                    "relive: run {} left on {}: {why}",
+                    run.id, run.component_digest
+                ),
+            }
+        }
+        results.push(serde_json::json!({
+            "id": run.id,
+            "upgraded": outcome.is_ok(),
+            "component_digest": if outcome.is_ok() { &digest } else { &run.component_digest },
+            "error": outcome.err(),
+        }));
+    }
+    let refused = results.iter().any(|r| r["upgraded"] == false);
+    if json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &results)?;
+        writeln!(out)?;
+    }
+    Ok(if refused { EXIT_DIVERGED } else { 0 })
 }
 
 /// Who answers: `--by`, else $USER, else "operator".
@@ -553,23 +674,8 @@ fn replay(component: &Path, journal_path: &Path, json: bool) -> anyhow::Result<u
         .with_context(|| format!("cannot read journal file {}", journal_path.display()))?;
     let recorded = export::read(&mut std::io::BufReader::new(file))
         .with_context(|| format!("journal file {}", journal_path.display()))?;
-    // Replay never writes: a throwaway journal satisfies the runtime.
-    let scratch = tempfile_path();
-    let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(
-        &scratch,
-        crate::config::FsyncPolicy::Critical,
-    )?);
-    let runtime = Runtime::new(journal)?;
-    let result = block_on(runtime.replay(&component.display().to_string(), &bytes, &recorded));
-    drop(runtime);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
-    }
-    let report = result?;
-    let passed = matches!(report.outcome, Outcome::Completed { .. })
-        || (matches!(report.outcome, Outcome::Failed { .. })
-            && recorded.run.status == RunStatus::Failed
-            && report_error(&report) == recorded.run.error);
+    let report = crate::testing::replay(&component.display().to_string(), &bytes, &recorded)?;
+    let passed = crate::testing::passed(&report, &recorded);
     let mut out = std::io::stdout().lock();
     if json {
         let doc = serde_json::json!({
@@ -616,14 +722,6 @@ fn report_error(report: &RunReport) -> Option<String> {
         Outcome::Failed { error } => Some(error.clone()),
         _ => None,
     }
-}
-
-fn tempfile_path() -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "relive-replay-{}-{}.db",
-        std::process::id(),
-        crate::journal::new_run_id()
-    ))
 }
 
 fn resolve(

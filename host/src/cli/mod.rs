@@ -139,6 +139,31 @@ enum Command {
         #[arg(long, short, value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// Load a journal file written by `relive export` into this journal.
+    Import {
+        /// The journal file.
+        file: PathBuf,
+        /// The run's component, if this journal does not hold it yet (its
+        /// digest must match the file's header).
+        #[arg(long, value_name = "PATH")]
+        component: Option<PathBuf>,
+    },
+    /// Move runs to a new build of their agent: each run's journal is
+    /// replayed against the new component, and the run is switched only if
+    /// every recorded call matches; otherwise it stays as it is.
+    Upgrade {
+        /// The run to upgrade (or use --agent for all of an agent's runs).
+        #[arg(required_unless_present = "agent")]
+        run: Option<String>,
+        /// Upgrade every unfinished run of this agent.
+        #[arg(long, conflicts_with = "run")]
+        agent: Option<String>,
+        /// The new component.
+        #[arg(long, value_name = "PATH")]
+        to: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Replay a journal file against a component without calling anything
     /// live; passes only if every call matches and the output is the same.
     Replay {

@@ -404,6 +404,11 @@ pub trait Journal: Send + Sync {
     fn put_component(&self, digest: &str, bytes: &[u8]) -> Commit;
     /// Creates a run in status `running`.
     fn create_run(&self, run: NewRun) -> Commit;
+    /// Stores a run and its entries exactly as given (from a journal file),
+    /// in one transaction.
+    fn import_run(&self, run: RunRecord, entries: Vec<Entry>) -> Commit;
+    /// Pins a run to another component (after an upgrade check).
+    fn set_component(&self, run_id: &str, digest: &str) -> Commit;
     /// Appends an entry (started or completed).
     fn append(&self, run_id: &str, entry: Entry, durability: Durability) -> Commit;
     /// Records the result of a started entry.

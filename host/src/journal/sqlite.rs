@@ -319,6 +319,20 @@ impl Journal for SqliteJournal {
         self.submit(Op::CreateRun(run), Durability::Sync)
     }
 
+    fn import_run(&self, run: RunRecord, entries: Vec<Entry>) -> Commit {
+        self.submit(Op::Import { run, entries }, Durability::Sync)
+    }
+
+    fn set_component(&self, run_id: &str, digest: &str) -> Commit {
+        self.submit(
+            Op::SetComponent {
+                run_id: run_id.to_string(),
+                digest: digest.to_string(),
+            },
+            Durability::Sync,
+        )
+    }
+
     fn append(&self, run_id: &str, entry: Entry, durability: Durability) -> Commit {
         self.submit(
             Op::Append {

@@ -11,7 +11,9 @@
 //! the first error, so a lazily written entry that was lost can never be
 //! followed by entries that pretend it exists.
 
-use super::{Completion, Durability, Entry, NewRun, Resolution, RunStatus, blobs, now_ms};
+use super::{
+    Completion, Durability, Entry, NewRun, Resolution, RunRecord, RunStatus, blobs, now_ms,
+};
 use crate::config::FsyncPolicy;
 use rusqlite::{Connection, params};
 use std::collections::HashMap;
@@ -28,6 +30,16 @@ pub(crate) enum Op {
         bytes: Vec<u8>,
     },
     CreateRun(NewRun),
+    /// A run and its entries from a journal file, as they are.
+    Import {
+        run: RunRecord,
+        entries: Vec<Entry>,
+    },
+    /// Pins a run to another component (an upgrade).
+    SetComponent {
+        run_id: String,
+        digest: String,
+    },
     Append {
         run_id: String,
         entry: Entry,
@@ -61,10 +73,12 @@ impl Op {
         match self {
             Op::PutComponent { .. } => None,
             Op::CreateRun(run) => Some(&run.id),
+            Op::Import { run, .. } => Some(&run.id),
             Op::Append { run_id, .. }
             | Op::Complete { run_id, .. }
             | Op::Resolve { run_id, .. }
-            | Op::SetStatus { run_id, .. } => Some(run_id),
+            | Op::SetStatus { run_id, .. }
+            | Op::SetComponent { run_id, .. } => Some(run_id),
         }
     }
 }
@@ -209,6 +223,48 @@ fn store_text<'a>(
     }
 }
 
+/// Inserts one entry as it is (state, response, resolution, attempts).
+fn insert_entry(conn: &Connection, run_id: &str, entry: &Entry) -> Result<(), rusqlite::Error> {
+    let resolution = entry
+        .resolution
+        .as_ref()
+        .map(|r| serde_json::to_string(r).expect("resolution serialises"));
+    let (request, request_packed) = store_text(conn, &entry.request)?;
+    let (response, response_packed) = match &entry.response {
+        Some(text) => {
+            let (t, p) = store_text(conn, text)?;
+            (Some(t), p)
+        }
+        None => (None, false),
+    };
+    let packed = i64::from(request_packed) | (i64::from(response_packed) << 1);
+    let attempts = (!entry.attempts.is_empty())
+        .then(|| serde_json::to_string(&entry.attempts).expect("attempts serialise"));
+    conn.prepare_cached(
+        "INSERT INTO entries (run_id, seq, kind, name, request_digest, request, response, state,
+                              started_at, finished_at, input_tokens, output_tokens, resolution, packed, attempts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        run_id,
+        entry.seq as i64,
+        entry.kind.as_str(),
+        entry.name,
+        entry.request_digest,
+        request,
+        response,
+        entry.state.as_str(),
+        entry.started_at_ms,
+        entry.finished_at_ms,
+        entry.usage.map(|u| u.input_tokens),
+        entry.usage.map(|u| u.output_tokens),
+        resolution,
+        packed,
+        attempts,
+    ])?;
+    Ok(())
+}
+
 fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
     match op {
         Op::PutComponent { digest, bytes } => {
@@ -232,41 +288,38 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
                 now
             ])?;
         }
-        Op::Append { run_id, entry } => {
-            let resolution = entry
-                .resolution
-                .as_ref()
-                .map(|r| serde_json::to_string(r).expect("resolution serialises"));
-            let (request, request_packed) = store_text(conn, &entry.request)?;
-            let (response, response_packed) = match &entry.response {
-                Some(text) => {
-                    let (t, p) = store_text(conn, text)?;
-                    (Some(t), p)
-                }
-                None => (None, false),
-            };
-            let packed = i64::from(request_packed) | (i64::from(response_packed) << 1);
+        Op::Append { run_id, entry } => insert_entry(conn, run_id, entry)?,
+        Op::Import { run, entries } => {
             conn.prepare_cached(
-                "INSERT INTO entries (run_id, seq, kind, name, request_digest, request, response, state,
-                                      started_at, finished_at, input_tokens, output_tokens, resolution, packed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                "INSERT INTO runs (id, agent, component_digest, input, status, output, error, config_path, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
-                run_id,
-                entry.seq as i64,
-                entry.kind.as_str(),
-                entry.name,
-                entry.request_digest,
-                request,
-                response,
-                entry.state.as_str(),
-                entry.started_at_ms,
-                entry.finished_at_ms,
-                entry.usage.map(|u| u.input_tokens),
-                entry.usage.map(|u| u.output_tokens),
-                resolution,
-                packed,
+                run.id,
+                run.agent,
+                run.component_digest,
+                run.input,
+                run.status.as_str(),
+                run.output,
+                run.error,
+                run.config_path,
+                run.created_at_ms,
+                run.updated_at_ms
             ])?;
+            for entry in entries {
+                insert_entry(conn, &run.id, entry)?;
+            }
+        }
+        Op::SetComponent { run_id, digest } => {
+            let changed = conn.execute(
+                "UPDATE runs SET component_digest = ?2, updated_at = ?3 WHERE id = ?1",
+                params![run_id, digest, now_ms()],
+            )?;
+            if changed != 1 {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("no run {run_id}").into(),
+                ));
+            }
         }
         Op::Complete {
             run_id,
