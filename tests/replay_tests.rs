@@ -133,3 +133,55 @@ fn upgrade_moves_runs_that_replay_and_leaves_the_others() {
             .any(|e| e.request.contains(r#""variant":"changed""#))
     );
 }
+
+#[test]
+fn patched_agent_replays_old_and_new_runs_and_the_patch_can_be_retired() {
+    let old_fixture = root().join("examples/stepper/fixtures/twelve-steps.jsonl");
+    let patched = stepper_with("patched");
+    // A run recorded before the patch replays on the patched build: the
+    // marker is absent, so the old branch is taken.
+    relive::testing::replay_file(&patched, &old_fixture).unwrap();
+
+    // A new run takes the new branch and records the marker.
+    let scratch = Scratch::example("stepper");
+    let out = scratch
+        .relive()
+        .arg("run")
+        .arg(&patched)
+        .args(["--input", "5", "--json"])
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let id = json(&out)["id"].as_str().unwrap().to_string();
+    let entries = scratch.entries(&id);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind.as_str() == "patch" && e.name == "variant")
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.request.contains(r#""variant":"changed""#))
+    );
+    let new_fixture = scratch.file("new.jsonl");
+    assert_code(
+        &scratch.run(&["export", &id, "-o", new_fixture.to_str().unwrap()]),
+        0,
+    );
+    relive::testing::replay_file(&patched, &new_fixture).unwrap();
+
+    // The unpatched build cannot replay the new run.
+    let err = relive::testing::replay_file(&guest("stepper"), &new_fixture).unwrap_err();
+    assert!(
+        err.contains("diverged at entry #11") && err.contains("patch `variant`"),
+        "{err}"
+    );
+
+    // Retired: new runs still replay; old runs no longer do (retire a patch
+    // only when they are gone).
+    let retired = stepper_with("retired");
+    relive::testing::replay_file(&retired, &new_fixture).unwrap();
+    let err = relive::testing::replay_file(&retired, &old_fixture).unwrap_err();
+    assert!(err.contains("diverged at entry #11"), "{err}");
+}

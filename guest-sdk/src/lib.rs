@@ -55,9 +55,11 @@ mod agent_loop;
 mod host;
 pub mod llm;
 pub mod log;
+mod patches;
 pub mod random;
 pub mod tools;
 mod wait;
+pub use patches::{deprecate_patch, patched};
 pub use wait::{approval, signals, timers};
 
 pub use agent_loop::{AgentLoop, DEFAULT_MAX_STEPS};

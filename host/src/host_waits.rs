@@ -2,7 +2,7 @@
 //! signals. Each one is a journal entry that stays `started` until it is
 //! answered; the Recorder suspends the run meanwhile (DESIGN §5).
 
-use crate::bindings::{wit_approval, wit_signals, wit_timers};
+use crate::bindings::{wit_approval, wit_patches, wit_signals, wit_timers};
 use crate::host_calls::{HostState, decode, encode};
 use crate::journal::EntryKind;
 use crate::waiting::{ApprovalRequest, SignalRequest, TimerRequest};
@@ -74,6 +74,23 @@ impl wit_timers::Host for HostState {
 
     async fn sleep_until(&mut self, unix_ms: u64) -> wasmtime::Result<()> {
         HostState::sleep_until(self, unix_ms.min(i64::MAX as u64) as i64).await
+    }
+}
+
+impl wit_patches::Host for HostState {
+    async fn patched(&mut self, id: String) -> wasmtime::Result<bool> {
+        self.check_size("patch id", id.len())?;
+        self.recorder
+            .patch(&id, false)
+            .map_err(|stop| self.recorder.fail(stop))
+    }
+
+    async fn deprecate(&mut self, id: String) -> wasmtime::Result<()> {
+        self.check_size("patch id", id.len())?;
+        self.recorder
+            .patch(&id, true)
+            .map(|_| ())
+            .map_err(|stop| self.recorder.fail(stop))
     }
 }
 

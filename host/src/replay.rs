@@ -510,6 +510,26 @@ impl Recorder {
         Ok(response)
     }
 
+    /// A patch marker: live, it is recorded and the patch applies; in a
+    /// replay it applies only if the run recorded it here (a run recorded
+    /// before the patch has something else at this position, which is left
+    /// for the next call). `deprecated` markers are consumed when present
+    /// and never recorded.
+    pub fn patch(&mut self, id: &str, deprecated: bool) -> Result<bool, Stop> {
+        if let Some(entry) = self.recorded.get(self.cursor) {
+            if entry.kind == EntryKind::Patch && entry.name == id {
+                self.advance();
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        if deprecated {
+            return Ok(true);
+        }
+        self.local(EntryKind::Patch, id, "null".into(), || "true".into())?;
+        Ok(true)
+    }
+
     /// A call that waits for something outside (approval, timer, signal):
     /// replayed when answered, completed here when a timer or a signal's
     /// timeout is due, else the run is suspended with what it waits for.

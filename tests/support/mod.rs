@@ -70,6 +70,21 @@ pub fn changed_stepper() -> PathBuf {
         .clone()
 }
 
+/// The stepper built with a feature (`patched`, `retired`), in a target
+/// folder of its own.
+pub fn stepper_with(feature: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, path)) = built.iter().find(|(f, _)| f == feature) {
+        return path.clone();
+    }
+    let dir = root().join(format!("target/guest-{feature}"));
+    build_guests(&dir, &["stepper"], Some(&format!("stepper/{feature}")));
+    let path = dir.join("wasm32-wasip2/release/stepper.wasm");
+    built.push((feature.to_string(), path.clone()));
+    path
+}
+
 /// A scratch folder holding a copy of an example's files (relive.toml,
 /// tools, scripts) and its own journal.
 pub struct Scratch {

@@ -63,12 +63,30 @@ pub fn parse_steps(input: &str) -> Result<u64, String> {
 /// The `tally` arguments of step `step`, as compact JSON with a fixed key
 /// order (built by hand so no serializer setting can change them).
 pub fn tally_arguments(step: u64, wall_ns: u64, random: u64) -> String {
-    let variant = if cfg!(feature = "changed") && step == CHANGED_STEP {
+    let variant = if (cfg!(feature = "changed") || patch_applies(step)) && step == CHANGED_STEP {
         r#","variant":"changed""#
     } else {
         ""
     };
     format!(r#"{{"step":{step},"wall_ns":{wall_ns},"random":"{random}"{variant}}}"#)
+}
+
+/// With the feature `patched`, step 3's change is guarded by a patch marker
+/// (old runs keep the old arguments when replayed); with `retired`, the
+/// patch is retired: the change is unconditional and only the marker of runs
+/// that recorded it is accepted.
+fn patch_applies(step: u64) -> bool {
+    if step != CHANGED_STEP {
+        return false;
+    }
+    if cfg!(feature = "retired") {
+        relive_sdk::deprecate_patch("variant");
+        true
+    } else if cfg!(feature = "patched") {
+        relive_sdk::patched("variant")
+    } else {
+        false
+    }
 }
 
 /// The agent's output for `steps` steps ending with `digest`.

@@ -48,10 +48,12 @@ pub enum EntryKind {
     Timer,
     /// `signals.wait`: waits for an outside event.
     Signal,
+    /// `patches.patched`: a patch marker.
+    Patch,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 9] = [
+    pub const ALL: [EntryKind; 10] = [
         EntryKind::Llm,
         EntryKind::Tool,
         EntryKind::ToolList,
@@ -61,6 +63,7 @@ impl EntryKind {
         EntryKind::Approval,
         EntryKind::Timer,
         EntryKind::Signal,
+        EntryKind::Patch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +77,7 @@ impl EntryKind {
             EntryKind::Approval => "approval",
             EntryKind::Timer => "timer",
             EntryKind::Signal => "signal",
+            EntryKind::Patch => "patch",
         }
     }
 
@@ -88,7 +92,10 @@ impl EntryKind {
     /// Local reads: nothing outside the sandbox sees them, so they may be
     /// committed lazily (DESIGN §3, rule 3).
     pub fn is_local(self) -> bool {
-        matches!(self, EntryKind::Clock | EntryKind::Random | EntryKind::Log)
+        matches!(
+            self,
+            EntryKind::Clock | EntryKind::Random | EntryKind::Log | EntryKind::Patch
+        )
     }
 }
 
