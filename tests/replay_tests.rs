@@ -30,21 +30,38 @@ fn changed_build_fails_the_fixture_with_the_exact_divergence() {
 
 #[test]
 fn export_then_import_is_lossless() {
-    let fixture = root().join("examples/approver/fixtures/approved.jsonl");
+    // A run with every kind of entry the approver makes, answered.
+    let source = Scratch::example("approver");
+    let out = source
+        .relive()
+        .arg("run")
+        .arg(guest("approver"))
+        .args(["--input", "tell ops", "--json"])
+        .output()
+        .unwrap();
+    let id = json(&out)["id"].as_str().unwrap().to_string();
+    assert_code(&source.run(&["approve", &id, "--note", "ok"]), 0);
+    assert_code(&source.run(&["resume", &id, "-q"]), 0);
+    let file = source.file("run.jsonl");
+    assert_code(
+        &source.run(&["export", &id, "-o", file.to_str().unwrap()]),
+        0,
+    );
+
     let scratch = Scratch::new();
     let out = scratch.run(&[
         "import",
-        fixture.to_str().unwrap(),
+        file.to_str().unwrap(),
         "--component",
         guest("approver").to_str().unwrap(),
     ]);
     assert_code(&out, 0);
-    let id = scratch.journal().runs().unwrap()[0].id.clone();
     let again = scratch.run(&["export", &id]);
     assert_code(&again, 0);
-    assert_eq!(stdout(&again), std::fs::read_to_string(&fixture).unwrap());
+    assert_eq!(stdout(&again), std::fs::read_to_string(&file).unwrap());
+    assert_eq!(scratch.entries(&id), source.entries(&id));
     // Importing twice, or with the wrong component, is refused.
-    let twice = scratch.run(&["import", fixture.to_str().unwrap()]);
+    let twice = scratch.run(&["import", file.to_str().unwrap()]);
     assert_code(&twice, 1);
     assert!(
         stderr(&twice).contains("already in this journal"),
@@ -54,7 +71,7 @@ fn export_then_import_is_lossless() {
     let other = Scratch::new();
     let wrong = other.run(&[
         "import",
-        fixture.to_str().unwrap(),
+        file.to_str().unwrap(),
         "--component",
         guest("stepper").to_str().unwrap(),
     ]);
