@@ -4,7 +4,6 @@
 
 use crate::kill::{KillAt, kill_run};
 use crate::support::*;
-use relive::journal::Journal;
 
 #[test]
 fn every_example_fixture_replays() {
