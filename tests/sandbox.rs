@@ -4,6 +4,8 @@
 
 use crate::support::*;
 use std::process::{Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn attack(scratch: &Scratch, what: &str) -> Output {
     scratch
@@ -13,6 +15,37 @@ fn attack(scratch: &Scratch, what: &str) -> Output {
         .args(["--input", what, "--json"])
         .output()
         .unwrap()
+}
+
+/// Like [`attack`], but inside a new, empty network namespace
+/// (`unshare -n`): even if the protection under test were broken, no packet
+/// could leave this machine.
+fn attack_offline(scratch: &Scratch, what: &str) -> Output {
+    let mut inner = scratch.relive();
+    inner
+        .arg("run")
+        .arg(guest("hostile"))
+        .args(["--input", what, "--json"]);
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.arg("-n")
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    if let Some(dir) = inner.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.output().expect("unshare runs");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).starts_with("unshare:"),
+        "this test needs `unshare -n` (root, util-linux) so that nothing can leave the machine: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 #[track_caller]
@@ -180,4 +213,292 @@ fn network_imports_are_refused_before_the_component_runs() {
                 .is_empty(),
         "no run was created"
     );
+}
+
+/// The hostile scratch folder with `tools` granted to the agent besides
+/// `echo`, and `tables` (their `[tools.NAME]` tables) added to relive.toml.
+fn hostile_with(tools: &[&str], tables: &str) -> Scratch {
+    let scratch = hostile();
+    let granted: Vec<String> = std::iter::once("echo")
+        .chain(tools.iter().copied())
+        .map(|t| format!("\"{t}\""))
+        .collect();
+    let config = std::fs::read_to_string(scratch.file("relive.toml"))
+        .unwrap()
+        .replace(
+            "tools = [\"echo\"]",
+            &format!("tools = [{}]", granted.join(", ")),
+        );
+    std::fs::write(scratch.file("relive.toml"), config + tables).unwrap();
+    scratch
+}
+
+const SECRET: &str = "top secret, outside every workspace";
+
+/// A folder with the `files` tool granted (workspaces under `workspaces/`)
+/// and, next to the workspaces, `outside/secret.txt`, which no run may reach.
+fn files_scratch(more_tools: &[&str], more_tables: &str) -> Scratch {
+    let tools: Vec<&str> = std::iter::once("files")
+        .chain(more_tools.iter().copied())
+        .collect();
+    let scratch = hostile_with(
+        &tools,
+        &format!("\n[tools.files]\nbuiltin = \"files\"\nroot = \"workspaces\"\n{more_tables}"),
+    );
+    std::fs::create_dir(scratch.file("outside")).unwrap();
+    std::fs::write(scratch.file("outside/secret.txt"), SECRET).unwrap();
+    scratch
+}
+
+/// The secret is intact, nothing else appeared next to it, and no journal
+/// entry of the run holds it.
+#[track_caller]
+fn assert_nothing_escaped(scratch: &Scratch, report: &serde_json::Value) {
+    assert_eq!(
+        std::fs::read_to_string(scratch.file("outside/secret.txt")).unwrap(),
+        SECRET
+    );
+    let outside: Vec<_> = std::fs::read_dir(scratch.file("outside"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(outside.len(), 1, "nothing written outside: {outside:?}");
+    for entry in scratch.entries(report["id"].as_str().unwrap()) {
+        let text = format!("{} {}", entry.request, entry.response.unwrap_or_default());
+        assert!(
+            !text.contains(SECRET),
+            "#{} holds the secret: {text}",
+            entry.seq
+        );
+    }
+}
+
+#[test]
+fn path_escape_via_dot_dot_is_refused() {
+    let scratch = files_scratch(&[], "");
+    let report = assert_failed_with(
+        &attack(&scratch, "path-dotdot"),
+        &[
+            "tool `files` refused path `../../outside/secret.txt`: the path contains `..`",
+            "tool `files` refused path `../../outside/evil.txt`: the path contains `..`",
+        ],
+    );
+    assert_nothing_escaped(&scratch, &report);
+}
+
+#[test]
+fn path_escape_via_absolute_path_is_refused() {
+    let scratch = files_scratch(&[], "");
+    let secret = scratch.file("outside/secret.txt");
+    let secret = secret.to_str().unwrap();
+    let report = assert_failed_with(
+        &attack(&scratch, &format!("path-absolute {secret}")),
+        &[
+            &format!("tool `files` refused path `{secret}`: the path is absolute"),
+            &format!("tool `files` refused path `{secret}.evil`: the path is absolute"),
+        ],
+    );
+    assert_nothing_escaped(&scratch, &report);
+}
+
+/// The links are planted by a command tool the agent may call, between two
+/// calls of the same run: the `files` tool cannot make links, and a run's
+/// workspace is named after a run id nobody knows in advance, so this is
+/// how links get there in practice — a command tool unpacking or cloning
+/// untrusted content into the workspace. One link to a directory outside
+/// (absolute), one to a file outside (relative).
+#[test]
+fn path_escape_via_symlink_is_refused() {
+    let scratch = files_scratch(
+        &["plant"],
+        "\n[tools.plant]\ncommand = [\"sh\", \"plant.sh\"]\nidempotent = false\n",
+    );
+    std::fs::write(
+        scratch.file("plant.sh"),
+        "set -e\nws=\"workspaces/$RELIVE_RUN_ID\"\nln -s \"$PWD/outside\" \"$ws/link\"\nln -s ../../outside/secret.txt \"$ws/secret-link\"\necho '{}'\n",
+    )
+    .unwrap();
+    let leads_out = "is a symbolic link that leads outside the run's workspace";
+    let report = assert_failed_with(
+        &attack(&scratch, "path-symlink"),
+        &[
+            &format!("refused path `link/secret.txt`: `link` {leads_out}"),
+            &format!("refused path `secret-link`: `secret-link` {leads_out}"),
+            &format!("refused path `link/evil.txt`: `link` {leads_out}"),
+            &format!("refused path `link`: `link` {leads_out}"),
+        ],
+    );
+    assert_nothing_escaped(&scratch, &report);
+    // The links were really there, and the run's own file was written.
+    let workspace = scratch
+        .file("workspaces")
+        .join(report["id"].as_str().unwrap());
+    assert!(
+        workspace
+            .join("link")
+            .symlink_metadata()
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(
+        workspace
+            .join("secret-link")
+            .symlink_metadata()
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("note.txt")).unwrap(),
+        "mine"
+    );
+}
+
+/// An HTTP server on 127.0.0.1 that answers every request with `body` and
+/// counts the requests.
+struct LocalServer {
+    port: u16,
+    requests: Arc<AtomicUsize>,
+}
+
+impl LocalServer {
+    fn start(body: &'static str) -> LocalServer {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let app = axum::Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(([("content-type", "text/plain")], body))
+        });
+        let url = serve(app);
+        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        LocalServer { port, requests }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// The hostile folder with `[tools.fetch]` (http_get) holding `keys`.
+fn fetch_scratch(keys: &str) -> Scratch {
+    hostile_with(
+        &["fetch"],
+        &format!("\n[tools.fetch]\nbuiltin = \"http_get\"\n{keys}\n"),
+    )
+}
+
+#[test]
+fn http_get_to_loopback_is_refused_even_when_the_server_is_up() {
+    let server = LocalServer::start("must not be served");
+    let scratch =
+        fetch_scratch("allow_hosts = [\"127.0.0.1\", \"localhost\", \"::ffff:127.0.0.1\"]");
+    let port = server.port;
+    for (url, why) in [
+        (
+            format!("http://127.0.0.1:{port}/"),
+            "127.0.0.1 is a loopback address".to_string(),
+        ),
+        (
+            format!("http://localhost:{port}/"),
+            "`localhost` resolves to".to_string(),
+        ),
+        (
+            format!("http://[::ffff:127.0.0.1]:{port}/"),
+            "a loopback address in IPv4-mapped form".to_string(),
+        ),
+    ] {
+        let report = assert_failed_with(
+            &attack(&scratch, &format!("http-get {url}")),
+            &[
+                "tool `fetch` refused",
+                &why,
+                "unless `allow_private = true` under [tools.fetch]",
+            ],
+        );
+        assert_eq!(report["status"], "failed");
+    }
+    assert_eq!(server.requests(), 0, "no request reached the server");
+}
+
+#[test]
+fn http_get_to_cloud_metadata_is_refused_by_the_address_rule() {
+    // Refused before any connection is made; and the run happens in an empty
+    // network namespace, so nothing could reach 169.254.169.254 even if the
+    // rule regressed.
+    let scratch = fetch_scratch(
+        "allow_hosts = [\"169.254.169.254\", \"::ffff:169.254.169.254\"]\ntimeout_secs = 2",
+    );
+    for (url, why) in [
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "169.254.169.254 is a link-local address",
+        ),
+        (
+            "http://[::ffff:169.254.169.254]/latest/meta-data/",
+            "a link-local address in IPv4-mapped form (169.254.169.254)",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        assert_failed_with(
+            &attack_offline(&scratch, &format!("http-get {url}")),
+            &[why, "`allow_private = true` under [tools.fetch]"],
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+}
+
+#[test]
+fn http_get_to_a_host_not_allowed_is_refused() {
+    let server = LocalServer::start("must not be served");
+    let scratch = fetch_scratch("allow_private = true");
+    assert_failed_with(
+        &attack(
+            &scratch,
+            &format!("http-get http://127.0.0.1:{}/", server.port),
+        ),
+        &[
+            "host `127.0.0.1` is not in `allow_hosts` under [tools.fetch] (the list is empty, so no host is allowed)",
+            "add \"127.0.0.1\" to that list",
+        ],
+    );
+    assert_eq!(server.requests(), 0);
+}
+
+#[test]
+fn http_get_reaches_an_allowed_private_host_and_the_body_is_journaled() {
+    let server = LocalServer::start("hello from 127.0.0.1");
+    let scratch = fetch_scratch("allow_hosts = [\"127.0.0.1\"]\nallow_private = true");
+    let out = attack(
+        &scratch,
+        &format!("http-get http://127.0.0.1:{}/page", server.port),
+    );
+    assert_code(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["status"], "completed", "{report}");
+    let result: serde_json::Value =
+        serde_json::from_str(report["output"].as_str().unwrap()).unwrap();
+    assert_eq!(result["status"], 200);
+    assert_eq!(result["body"], "hello from 127.0.0.1");
+    assert_eq!(result["headers"]["content-type"], "text/plain");
+    assert_eq!(result["truncated"], false);
+    assert_eq!(server.requests(), 1);
+    let id = report["id"].as_str().unwrap();
+    let entries = scratch.entries(id);
+    let call = entries
+        .iter()
+        .find(|e| e.name == "fetch")
+        .expect("the call is journaled");
+    assert!(call.request.contains("/page"), "{}", call.request);
+    assert!(
+        call.response
+            .as_deref()
+            .unwrap_or_default()
+            .contains("hello from 127.0.0.1"),
+        "{call:?}"
+    );
+    // A replay answers from the journal: the server is not asked again.
+    assert_eq!(
+        export_and_replay(&scratch, id, &guest("hostile"))["passed"],
+        true
+    );
+    assert_eq!(server.requests(), 1);
 }

@@ -263,22 +263,170 @@ impl HttpModelConfig {
     }
 }
 
-/// An operator-declared command tool: a program that reads JSON arguments on
-/// stdin and writes a JSON result on stdout.
-#[derive(Deserialize, Clone, Debug)]
+/// One `[tools.NAME]` table: a program the operator declares (`command`) or
+/// one of relive's built-in tools (`builtin`) — exactly one of the two.
+///
+/// ```toml
+/// [tools.search]                  # a command tool: JSON arguments on stdin, JSON on stdout
+/// command = ["python3", "tools/search.py"]   # a relative program path is relative to this file
+/// description = "Search the notes"
+/// schema = { type = "object" }    # JSON schema of the arguments; default: any object
+/// idempotent = true               # required: safe to run twice with the same arguments?
+/// timeout_secs = 60               # the default
+///
+/// [tools.fetch]                   # GET over http(s)
+/// builtin = "http_get"
+/// allow_hosts = ["example.com", "*.example.org"]   # default: empty, which allows no host
+/// allow_private = false           # the default: loopback, private, link-local… refused
+/// max_bytes = 1048576             # the default: a longer body is cut ("truncated": true)
+/// timeout_secs = 30               # the default, DNS included
+///
+/// [tools.files]                   # read, write, list, delete in a per-run workspace
+/// builtin = "files"
+/// root = "workspaces"             # the default; run RUN works in root/RUN/ (relative to this file)
+/// max_bytes = 1048576             # the default: largest file read or written
+/// max_workspace_bytes = 268435456 # the default: total size of one run's workspace
+/// timeout_secs = 30               # the default
+/// ```
+///
+/// Built-in tools are idempotent by design, so `idempotent` is implied and
+/// may not be set (see [`crate::tools::files`] for why writes are too); they
+/// describe their own arguments, so `schema` may not be set either; a
+/// `description` replaces theirs. Keys of one kind of tool are errors on
+/// another.
+#[derive(Deserialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ToolConfig {
     /// Program and arguments; a relative program path is resolved against the
     /// directory of the config file.
-    pub command: Vec<String>,
+    pub command: Option<Vec<String>>,
+    /// A built-in tool instead of a program.
+    pub builtin: Option<crate::tools::Builtin>,
     #[serde(default)]
     pub description: String,
-    /// JSON schema of the arguments (defaults to any object).
+    /// JSON schema of the arguments of a command tool (defaults to any object).
     pub schema: Option<toml::Value>,
-    /// Safe to run twice with the same arguments? Decides what happens to a
-    /// call interrupted by a crash: re-run, or ask the operator.
-    pub idempotent: bool,
+    /// Is a command tool safe to run twice with the same arguments? Decides
+    /// what happens to a call interrupted by a crash: re-run, or ask the
+    /// operator. Required for command tools; implied for built-in ones.
+    pub idempotent: Option<bool>,
     pub timeout_secs: Option<u64>,
+    /// http_get: the hosts it may reach; none by default.
+    pub allow_hosts: Option<Vec<String>>,
+    /// http_get: reach loopback, private and link-local addresses too.
+    pub allow_private: Option<bool>,
+    /// http_get: most body bytes kept; files: largest file read or written.
+    pub max_bytes: Option<u64>,
+    /// files: the directory holding one workspace per run.
+    pub root: Option<PathBuf>,
+    /// files: most bytes of regular files in one run's workspace.
+    pub max_workspace_bytes: Option<u64>,
+}
+
+impl ToolConfig {
+    /// The keys only some kinds of tool take: (key, set?, the kind).
+    fn kind_keys(&self) -> [(&'static str, bool, Option<crate::tools::Builtin>); 5] {
+        use crate::tools::Builtin::{Files, HttpGet};
+        [
+            ("allow_hosts", self.allow_hosts.is_some(), Some(HttpGet)),
+            ("allow_private", self.allow_private.is_some(), Some(HttpGet)),
+            ("max_bytes", self.max_bytes.is_some(), None),
+            ("root", self.root.is_some(), Some(Files)),
+            (
+                "max_workspace_bytes",
+                self.max_workspace_bytes.is_some(),
+                Some(Files),
+            ),
+        ]
+    }
+
+    /// What is wrong with the tool's keys, as (key, message).
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let at_least_one = |key: &'static str, value: Option<u64>, example: &str| match value {
+            Some(0) => Err((key, format!("must be at least 1, e.g. {key} = {example}"))),
+            _ => Ok(()),
+        };
+        at_least_one("timeout_secs", self.timeout_secs, "30")?;
+        let builtin = match (&self.command, self.builtin) {
+            (Some(_), Some(_)) => {
+                return Err(("builtin", "cannot be used together with `command`: a tool is either a program (`command`) or a built-in tool (`builtin`); remove one of them".into()));
+            }
+            (None, None) => {
+                return Err(("command", "is missing: give the tool a program, e.g. command = [\"python3\", \"tool.py\"], or use a built-in tool, e.g. builtin = \"http_get\" or builtin = \"files\"".into()));
+            }
+            (Some(command), None) => {
+                if command.first().is_none_or(|p| p.is_empty()) {
+                    return Err((
+                        "command",
+                        "must name a program, e.g. command = [\"python3\", \"tool.py\"]".into(),
+                    ));
+                }
+                if self.idempotent.is_none() {
+                    return Err(("idempotent", "is missing: say whether running the tool twice with the same arguments is harmless (idempotent = true) or not (idempotent = false); it decides what happens to a call interrupted by a crash".into()));
+                }
+                if let Some(schema) = &self.schema
+                    && !schema.is_table()
+                {
+                    return Err((
+                        "schema",
+                        "must be a table holding a JSON schema, e.g. schema = { type = \"object\" }"
+                            .into(),
+                    ));
+                }
+                if let Some((key, _, _)) = self.kind_keys().into_iter().find(|(_, set, _)| *set) {
+                    return Err((
+                        key,
+                        "applies only to built-in tools (`builtin`); remove it from this command tool"
+                            .into(),
+                    ));
+                }
+                return Ok(());
+            }
+            (None, Some(builtin)) => builtin,
+        };
+        let kind = builtin.as_str();
+        if self.idempotent.is_some() {
+            return Err((
+                "idempotent",
+                format!(
+                    "is implied for builtin = \"{kind}\" (it is idempotent by design); remove it"
+                ),
+            ));
+        }
+        if self.schema.is_some() {
+            return Err((
+                "schema",
+                format!("builtin = \"{kind}\" describes its own arguments; remove it"),
+            ));
+        }
+        if let Some((key, _, Some(owner))) = self
+            .kind_keys()
+            .into_iter()
+            .find(|(_, set, owner)| *set && owner.is_some_and(|o| o != builtin))
+        {
+            return Err((
+                key,
+                format!(
+                    "applies only to builtin = \"{}\", not to builtin = \"{kind}\"; remove it",
+                    owner.as_str()
+                ),
+            ));
+        }
+        at_least_one("max_bytes", self.max_bytes, "1048576")?;
+        at_least_one("max_workspace_bytes", self.max_workspace_bytes, "268435456")?;
+        for host in self.allow_hosts.iter().flatten() {
+            crate::tools::http_get::HostPattern::parse(host).map_err(|e| ("allow_hosts", e))?;
+        }
+        if let Some(root) = &self.root
+            && root.as_os_str().is_empty()
+        {
+            return Err((
+                "root",
+                "must name a directory, e.g. root = \"workspaces\"".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What one agent may use.
@@ -386,20 +534,8 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         for (name, tool) in &self.tools {
-            if tool.command.is_empty() || tool.command[0].is_empty() {
-                return Err(self.key_error(
-                    format!("tools.{name}.command"),
-                    "must name a program, e.g. command = [\"python3\", \"tool.py\"]",
-                ));
-            }
-            if let Some(schema) = &tool.schema
-                && !schema.is_table()
-            {
-                return Err(self.key_error(
-                    format!("tools.{name}.schema"),
-                    "must be a table holding a JSON schema, e.g. schema = { type = \"object\" }",
-                ));
-            }
+            tool.check()
+                .map_err(|(key, message)| self.key_error(format!("tools.{name}.{key}"), message))?;
         }
         for (name, model) in &self.models {
             if let ModelConfig::Scripted(m) = model {
@@ -586,6 +722,131 @@ mod tests {
         for (keys, part) in cases {
             let err = model_error(&keys);
             assert!(err.contains(part), "{keys:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn builtin_tools_parse_with_their_keys() {
+        let c = parse(
+            "[tools.fetch]\nbuiltin=\"http_get\"\nallow_hosts=[\"example.com\",\"*.example.org\",\"127.0.0.1\"]\nallow_private=true\nmax_bytes=10\ntimeout_secs=5\ndescription=\"Fetch\"\n\
+             [tools.files]\nbuiltin=\"files\"\nroot=\"ws\"\nmax_bytes=20\nmax_workspace_bytes=30\n\
+             [agents.a]\ntools=[\"fetch\",\"files\"]\n",
+        )
+        .unwrap();
+        let fetch = &c.tools["fetch"];
+        assert_eq!(fetch.builtin, Some(crate::tools::Builtin::HttpGet));
+        assert_eq!(fetch.allow_hosts.as_ref().map(Vec::len), Some(3));
+        assert_eq!(
+            (fetch.allow_private, fetch.max_bytes),
+            (Some(true), Some(10))
+        );
+        let files = &c.tools["files"];
+        assert_eq!(files.builtin, Some(crate::tools::Builtin::Files));
+        assert_eq!(files.root.as_deref(), Some(Path::new("ws")));
+        assert_eq!(files.max_workspace_bytes, Some(30));
+        assert!(files.idempotent.is_none() && files.command.is_none());
+    }
+
+    #[test]
+    fn bad_tool_keys_are_named_with_the_fix() {
+        let cases = [
+            (
+                "command=[\"x\"]\nbuiltin=\"files\"",
+                "tools.t.builtin",
+                "remove one of them",
+            ),
+            (
+                "description=\"x\"",
+                "tools.t.command",
+                "builtin = \"http_get\"",
+            ),
+            (
+                "command=[]\nidempotent=true",
+                "tools.t.command",
+                "must name a program",
+            ),
+            (
+                "command=[\"x\"]\nidempotent=true\nschema=1",
+                "tools.t.schema",
+                "table",
+            ),
+            (
+                "command=[\"x\"]\nidempotent=true\nallow_private=true",
+                "tools.t.allow_private",
+                "only to built-in tools",
+            ),
+            (
+                "command=[\"x\"]\nidempotent=true\nmax_bytes=5",
+                "tools.t.max_bytes",
+                "only to built-in tools",
+            ),
+            (
+                "command=[\"x\"]\nidempotent=true\ntimeout_secs=0",
+                "tools.t.timeout_secs",
+                "at least 1",
+            ),
+            ("builtin=\"ftp\"", "ftp", "http_get"),
+            (
+                "builtin=\"http_get\"\nidempotent=true",
+                "tools.t.idempotent",
+                "implied",
+            ),
+            (
+                "builtin=\"files\"\nidempotent=false",
+                "tools.t.idempotent",
+                "implied",
+            ),
+            (
+                "builtin=\"files\"\nschema={type=\"object\"}",
+                "tools.t.schema",
+                "its own arguments",
+            ),
+            (
+                "builtin=\"files\"\nallow_hosts=[\"a.b\"]",
+                "tools.t.allow_hosts",
+                "only to builtin = \"http_get\"",
+            ),
+            (
+                "builtin=\"http_get\"\nroot=\"ws\"",
+                "tools.t.root",
+                "only to builtin = \"files\"",
+            ),
+            (
+                "builtin=\"http_get\"\nmax_workspace_bytes=1",
+                "tools.t.max_workspace_bytes",
+                "\"files\"",
+            ),
+            (
+                "builtin=\"http_get\"\nallow_hosts=[\"https://a.b/\"]",
+                "tools.t.allow_hosts",
+                "without scheme",
+            ),
+            (
+                "builtin=\"http_get\"\nmax_bytes=0",
+                "tools.t.max_bytes",
+                "at least 1",
+            ),
+            (
+                "builtin=\"files\"\nroot=\"\"",
+                "tools.t.root",
+                "must name a directory",
+            ),
+            (
+                "builtin=\"files\"\nmax_workspace_bytes=0",
+                "tools.t.max_workspace_bytes",
+                "at least 1",
+            ),
+            (
+                "builtin=\"files\"\nallow_privat=true",
+                "allow_privat",
+                "unknown field",
+            ),
+        ];
+        for (keys, key, part) in cases {
+            let err = parse(&format!("[tools.t]\n{keys}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains(part), "{keys:?}: {err}");
         }
     }
 

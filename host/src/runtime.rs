@@ -465,11 +465,7 @@ pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
     for name in &grants.tools {
         tools.insert(
             name.clone(),
-            Arc::new(crate::tools::command::CommandTool::new(
-                name,
-                &config.tools[name],
-                &config.base_dir,
-            )),
+            crate::tools::from_config(name, &config.tools[name], &config.base_dir),
         );
     }
     Ok(Grants {

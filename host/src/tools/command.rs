@@ -30,10 +30,11 @@ pub struct CommandTool {
 }
 
 impl CommandTool {
-    /// A tool from its `[tools.NAME]` table; relative paths resolve against
-    /// `base_dir` (the directory of relive.toml).
+    /// A tool from its validated `[tools.NAME]` table; relative paths
+    /// resolve against `base_dir` (the directory of relive.toml).
     pub fn new(name: &str, config: &ToolConfig, base_dir: &Path) -> CommandTool {
-        let program = PathBuf::from(&config.command[0]);
+        let command = config.command.as_deref().unwrap_or_default();
+        let program = PathBuf::from(command.first().map(String::as_str).unwrap_or_default());
         // A bare program name ("python3") is looked up on PATH; a path with
         // a directory part is relative to the config file.
         let program = if program.components().count() > 1 && program.is_relative() {
@@ -48,11 +49,12 @@ impl CommandTool {
         CommandTool {
             name: name.to_string(),
             program,
-            args: config.command[1..].to_vec(),
+            args: command.iter().skip(1).cloned().collect(),
             workdir: base_dir.to_path_buf(),
             description: config.description.clone(),
             schema,
-            idempotent: config.idempotent,
+            // Validation requires the key; were it absent, the safe answer.
+            idempotent: config.idempotent.unwrap_or(false),
             timeout: Duration::from_secs(config.timeout_secs.unwrap_or(DEFAULT_TOOL_TIMEOUT_SECS)),
         }
     }
@@ -163,11 +165,11 @@ mod tests {
 
     fn tool(script: &str, timeout: u64) -> CommandTool {
         let config = ToolConfig {
-            command: vec!["sh".into(), "-c".into(), script.into()],
+            command: Some(vec!["sh".into(), "-c".into(), script.into()]),
             description: "test".into(),
-            schema: None,
-            idempotent: true,
+            idempotent: Some(true),
             timeout_secs: Some(timeout),
+            ..ToolConfig::default()
         };
         CommandTool::new("t", &config, Path::new("."))
     }

@@ -5,11 +5,50 @@
 //! handling of calls interrupted by a crash are done once, by the replay
 //! engine, for every tool alike; the tool only declares whether running it
 //! twice is safe ([`Tool::idempotent`]).
+//!
+//! A tool is either a program the operator declared ([`command`]) or one of
+//! relive's built-in tools ([`Builtin`]): [`http_get`] and [`files`].
 
+pub mod base64;
 pub mod command;
+pub mod files;
+pub mod http_get;
 
+use crate::config::ToolConfig;
 use crate::llm::{BoxFuture, ToolSpec};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The built-in tools, as named by `builtin = "..."` under `[tools.NAME]`.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Builtin {
+    /// GET over http(s) to allow-listed hosts ([`http_get::HttpGetTool`]).
+    HttpGet,
+    /// Files inside a per-run workspace directory ([`files::FilesTool`]).
+    Files,
+}
+
+impl Builtin {
+    /// The value of `builtin` that selects this tool.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Builtin::HttpGet => "http_get",
+            Builtin::Files => "files",
+        }
+    }
+}
+
+/// The tool `[tools.NAME]` declares (a validated [`ToolConfig`]); relative
+/// paths resolve against `base_dir`, the directory of relive.toml.
+pub fn from_config(name: &str, config: &ToolConfig, base_dir: &Path) -> Arc<dyn Tool> {
+    match config.builtin {
+        Some(Builtin::HttpGet) => Arc::new(http_get::HttpGetTool::new(name, config)),
+        Some(Builtin::Files) => Arc::new(files::FilesTool::new(name, config, base_dir)),
+        None => Arc::new(command::CommandTool::new(name, config, base_dir)),
+    }
+}
 
 /// A failed tool call, as the guest sees it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, thiserror::Error)]
