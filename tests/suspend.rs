@@ -312,3 +312,64 @@ fn signal_that_times_out() {
     assert_code(&out, 0);
     assert_eq!(json(&out)["output"], "timed out");
 }
+
+#[test]
+fn tool_marked_approval_required_asks_first_without_guest_changes() {
+    let scratch = Scratch::example("stepper");
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap();
+    std::fs::write(
+        scratch.file("relive.toml"),
+        config.replace(
+            "idempotent = true",
+            "idempotent = true\napproval = \"required\"",
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| scratch.relive().args(args).output().unwrap();
+    let out = scratch
+        .relive()
+        .arg("run")
+        .arg(guest("stepper"))
+        .args(["--input", "2", "--json"])
+        .output()
+        .unwrap();
+    assert_code(&out, 6);
+    let report = json(&out);
+    assert_eq!(report["waiting"]["name"], "tool:tally");
+    let id = report["id"].as_str().unwrap().to_string();
+    assert!(
+        report["waiting"]["details"]
+            .as_str()
+            .unwrap()
+            .contains(r#""step":1"#)
+    );
+    assert!(
+        !scratch.file("tally.log").exists(),
+        "the tool must not run before the approval"
+    );
+
+    assert_code(&run(&["approve", &id]), 0);
+    let out = run(&["resume", &id, "--json"]);
+    assert_code(&out, 6); // step 2 asks again
+    assert!(
+        json(&out)["waiting"]["details"]
+            .as_str()
+            .unwrap()
+            .contains(r#""step":2"#)
+    );
+    assert_code(&run(&["reject", &id, "--reason", "enough"]), 0);
+    let out = run(&["resume", &id, "--json"]);
+    assert_code(&out, 3);
+    let error = json(&out)["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("a person rejected this call of tool `tally`: enough"),
+        "{error}"
+    );
+    let tally = std::fs::read_to_string(scratch.file("tally.log")).unwrap();
+    assert_eq!(
+        tally.lines().count(),
+        1,
+        "only the approved call ran: {tally}"
+    );
+    assert!(tally.lines().next().unwrap().ends_with(" 1"));
+}

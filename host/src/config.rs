@@ -297,6 +297,11 @@ impl HttpModelConfig {
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ToolConfig {
+    /// `"required"`: the host asks a person before every call of this tool
+    /// (the run is suspended until `relive approve` / `reject`); a rejection
+    /// is the tool's error for the agent. Default: `"none"`.
+    #[serde(default)]
+    pub approval: ToolApproval,
     /// Program and arguments; a relative program path is resolved against the
     /// directory of the config file.
     pub command: Option<Vec<String>>,
@@ -427,6 +432,15 @@ impl ToolConfig {
         }
         Ok(())
     }
+}
+
+/// Whether a tool needs a person's approval before each call.
+#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolApproval {
+    #[default]
+    None,
+    Required,
 }
 
 /// What one agent may use.

@@ -37,6 +37,8 @@ pub struct Grants {
     pub tools: BTreeMap<String, Arc<dyn Tool>>,
     /// `budget_tokens` of the agent, if set.
     pub budget_tokens: Option<u64>,
+    /// Tools that need a person's approval before each call.
+    pub approval_required: std::collections::BTreeSet<String>,
     /// `budget_cost` of the agent, if set.
     pub budget_cost: Option<f64>,
     /// Prices of the granted models that have them.
@@ -56,6 +58,7 @@ impl Grants {
             tools: BTreeMap::new(),
             budget_tokens: None,
             budget_cost: None,
+            approval_required: Default::default(),
             prices: BTreeMap::new(),
             limits: Limits::defaults(agent),
         }
@@ -307,7 +310,34 @@ impl wit_tools::Host for HostState {
         arguments: String,
     ) -> wasmtime::Result<Result<String, wit_tools::ToolError>> {
         self.check_size("tools.call arguments", arguments.len())?;
-        let tool = self.grants.tool(&name).cloned();
+        let mut tool = self.grants.tool(&name).cloned();
+        let mut arguments = arguments;
+        if tool.is_ok() && self.grants.approval_required.contains(&name) {
+            // The operator wants a person to approve each call: ask first
+            // (a journaled wait); a rejection becomes the tool's error.
+            let action = format!("tool:{name}");
+            let request = encode(&crate::waiting::ApprovalRequest {
+                action: action.clone(),
+                details: arguments.clone(),
+            });
+            let text = self
+                .recorder
+                .wait(EntryKind::Approval, &action, request)
+                .await
+                .map_err(|stop| self.recorder.fail(stop))?;
+            match decode::<crate::host_waits::ApprovalAnswer>(&mut self.recorder, &text)? {
+                crate::host_waits::ApprovalAnswer::Approved { details } => {
+                    if let Some(edited) = details {
+                        arguments = edited;
+                    }
+                }
+                crate::host_waits::ApprovalAnswer::Rejected { reason } => {
+                    tool = Err(ToolError::Failed(format!(
+                        "a person rejected this call of tool `{name}`: {reason}"
+                    )));
+                }
+            }
+        }
         // An unknown tool does nothing outside, so it is safe to repeat.
         let effect = match &tool {
             Ok(t) if !t.idempotent() => Effect::NonIdempotent,

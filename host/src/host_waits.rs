@@ -12,7 +12,7 @@ use wasmtime_wasi::p2::bindings::clocks::wall_clock;
 /// An answer to an approval, as `relive approve` / `reject` record it.
 #[derive(Deserialize)]
 #[serde(tag = "decision", rename_all = "lowercase")]
-enum ApprovalAnswer {
+pub(crate) enum ApprovalAnswer {
     Approved {
         #[serde(default)]
         details: Option<String>,

@@ -474,6 +474,12 @@ pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
         default_model: grants.models.first().cloned(),
         budget_tokens: grants.budget_tokens,
         budget_cost: grants.budget_cost,
+        approval_required: grants
+            .tools
+            .iter()
+            .filter(|t| config.tools[*t].approval == crate::config::ToolApproval::Required)
+            .cloned()
+            .collect(),
         prices,
         limits: config.limits(agent),
         models,
