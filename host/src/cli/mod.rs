@@ -13,8 +13,10 @@
 //! | 5 | the run is uncertain: `relive resolve` must decide |
 //! | 6 | the run is suspended: it waits for an approval, a time or a signal |
 
+mod answers;
 mod commands;
 mod format;
+mod versions;
 
 pub use format::timestamp;
 

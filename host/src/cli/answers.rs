@@ -1,0 +1,159 @@
+//! Operators' answers to runs that wait: approvals, rejections, signals,
+//! and decisions about calls left uncertain by a crash.
+
+use super::Cli;
+use super::commands::open_journal;
+use crate::config::Config;
+use crate::journal::{Durability, EntryState, Journal, Resolution, RunStatus, now_ms};
+use crate::tools::ToolError;
+use anyhow::{anyhow, bail};
+
+/// Who answers: `--by`, else $USER, else "operator".
+pub(super) fn who(by: Option<&str>) -> String {
+    by.map(str::to_string)
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "operator".into())
+}
+
+/// Records the answer to what a suspended run waits for (an approval or a
+/// signal); refuses a run that is not waiting for that, and a second answer.
+pub(super) fn answer_wait(
+    cli: &Cli,
+    run: &str,
+    kind: crate::journal::EntryKind,
+    signal: Option<&str>,
+    answer: serde_json::Value,
+    verb: &str,
+) -> anyhow::Result<u8> {
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, false)?;
+    let record = journal.find_run(run)?;
+    let id = &record.id;
+    let entries = journal.entries(id)?;
+    let what = match signal {
+        Some(name) => format!("the signal `{name}`"),
+        None => "an approval".to_string(),
+    };
+    let Some(waiting) = crate::waiting::Waiting::of_run(&entries) else {
+        // Say why: answered already, or not waiting at all.
+        if let Some(last) = entries.last().filter(|e| e.kind == kind) {
+            let by = last
+                .response
+                .as_deref()
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+                .map(|v| {
+                    format!(
+                        " ({} by {})",
+                        v["decision"].as_str().unwrap_or("answered"),
+                        v["by"].as_str().unwrap_or("someone")
+                    )
+                })
+                .unwrap_or_default();
+            bail!(
+                "entry #{} of run {id} was already answered{by}; a second answer is refused",
+                last.seq
+            );
+        }
+        bail!(
+            "run {id} is not waiting for {what} (it is {}); `relive runs --waiting` lists waiting runs",
+            record.status
+        );
+    };
+    if waiting.kind != kind || signal.is_some_and(|n| n != waiting.name) {
+        bail!("run {id} is waiting for {waiting}, not for {what}");
+    }
+    journal
+        .complete(
+            id,
+            waiting.seq,
+            crate::journal::Completion {
+                response: answer.to_string(),
+                ..Default::default()
+            },
+            Durability::Sync,
+        )
+        .wait_blocking()?;
+    eprintln!(
+        "relive: {verb} ({waiting}, entry #{}); continue with `relive resume {id}`",
+        waiting.seq
+    );
+    Ok(0)
+}
+
+pub(super) fn resolve(
+    journal: &dyn Journal,
+    run: &str,
+    retry: bool,
+    result: Option<&str>,
+    fail: bool,
+    reason: Option<&str>,
+) -> anyhow::Result<u8> {
+    let record = journal.find_run(run)?;
+    if record.status != RunStatus::Uncertain {
+        bail!(
+            "run {} is {}, not uncertain: there is nothing to resolve",
+            record.id,
+            record.status
+        );
+    }
+    let entries = journal.entries(&record.id)?;
+    let entry = entries
+        .last()
+        .filter(|e| e.state == EntryState::Started)
+        .ok_or_else(|| anyhow!("run {} has no interrupted entry", record.id))?;
+    if entry.resolution.is_some() {
+        bail!(
+            "entry #{} of run {} is already resolved; continue with `relive resume {}`",
+            entry.seq,
+            record.id,
+            record.id
+        );
+    }
+    let at_ms = now_ms();
+    let id = &record.id;
+    if retry {
+        journal
+            .resolve(id, entry.seq, Resolution::Retry { at_ms }, None)
+            .wait_blocking()?;
+        journal
+            .set_status(id, RunStatus::Running, None, None, Durability::Sync)
+            .wait_blocking()?;
+        eprintln!(
+            "relive: entry #{} ({} `{}`) will run again; continue with `relive resume {id}`",
+            entry.seq, entry.kind, entry.name
+        );
+    } else if let Some(json) = result {
+        serde_json::from_str::<serde_json::Value>(json)
+            .map_err(|e| anyhow!("--result is not valid JSON: {e}"))?;
+        let response =
+            serde_json::to_string(&Ok::<String, ToolError>(json.to_string())).expect("serialises");
+        journal
+            .resolve(id, entry.seq, Resolution::Result { at_ms }, Some(response))
+            .wait_blocking()?;
+        journal
+            .set_status(id, RunStatus::Running, None, None, Durability::Sync)
+            .wait_blocking()?;
+        eprintln!(
+            "relive: entry #{} ({} `{}`) recorded with the given result; continue with `relive resume {id}`",
+            entry.seq, entry.kind, entry.name
+        );
+    } else if fail {
+        journal
+            .resolve(id, entry.seq, Resolution::Fail { at_ms }, None)
+            .wait_blocking()?;
+        let error = format!(
+            "failed by an operator: entry #{} ({} `{}`) was interrupted{}",
+            entry.seq,
+            entry.kind,
+            entry.name,
+            reason.map(|r| format!(": {r}")).unwrap_or_default()
+        );
+        journal
+            .set_status(id, RunStatus::Failed, None, Some(error), Durability::Sync)
+            .wait_blocking()?;
+        eprintln!("relive: run {id} marked failed");
+    } else {
+        bail!("say what to do: --retry, --result JSON or --fail");
+    }
+    Ok(0)
+}
