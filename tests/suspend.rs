@@ -3,6 +3,7 @@
 //! every approved action performed exactly once.
 
 use crate::support::*;
+use relive::journal::Journal;
 use std::time::{Duration, Instant};
 
 fn approver() -> Scratch {
@@ -372,4 +373,35 @@ fn tool_marked_approval_required_asks_first_without_guest_changes() {
         "only the approved call ran: {tally}"
     );
     assert!(tally.lines().next().unwrap().ends_with(" 1"));
+}
+
+#[test]
+fn guest_output_is_shown_once_and_not_again_on_replay() {
+    let scratch = waiter();
+    let out = scratch
+        .relive()
+        .arg("run")
+        .arg(guest("waiter"))
+        .args(["--input", "sleep 100"])
+        .output()
+        .unwrap();
+    assert_code(&out, 6);
+    assert!(
+        stdout(&out).is_empty(),
+        "guest output must not mix with relive's stdout"
+    );
+    assert!(
+        stderr(&out).contains("[agent stdout] waiter starts: sleep 100"),
+        "{}",
+        stderr(&out)
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    let id = scratch.journal().runs().unwrap()[0].id.clone();
+    let resumed = scratch.relive().args(["resume", &id]).output().unwrap();
+    assert_code(&resumed, 0);
+    assert!(
+        !stderr(&resumed).contains("waiter starts"),
+        "re-emitted on replay: {}",
+        stderr(&resumed)
+    );
 }

@@ -1,6 +1,7 @@
 //! `waiter`: waits durably, as its input says, for the suspension tests.
 //!
 //! - `sleep MS`: sleeps MS milliseconds, then answers `slept`;
+//! - it prints one line on stdout first, which the host captures;
 //! - `signal NAME [TIMEOUT_MS]`: waits for the signal NAME and answers
 //!   `got PAYLOAD`, or `timed out`.
 
@@ -11,6 +12,8 @@ pub struct Waiter;
 
 impl relive_sdk::Agent for Waiter {
     fn run(input: String) -> Result<String, String> {
+        // Captured by the host; shown once, not again when the run replays.
+        println!("waiter starts: {input}");
         let words: Vec<&str> = input.split_whitespace().collect();
         match words.as_slice() {
             ["sleep", ms] => {
