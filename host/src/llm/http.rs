@@ -186,6 +186,27 @@ impl Endpoint {
         Instant::now() + self.timeout
     }
 
+    /// Sends `request` and reads what came back: an event stream to read,
+    /// a whole successful body, or the error a non-success status means.
+    /// The response must begin, and a whole body end, within the timeout.
+    pub(crate) async fn exchange(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<Reply<'_>, AttemptError> {
+        let deadline = self.deadline();
+        let mut response = self.send(request, deadline).await?;
+        let status = response.status();
+        if status.is_success() && is_event_stream(&response) {
+            return Ok(Reply::Stream(Box::new(self.events(response))));
+        }
+        let headers = response.headers().clone();
+        let text = self.text(&mut response, deadline).await?;
+        if !status.is_success() {
+            return Err(self.status_error(status, &headers, &text));
+        }
+        Ok(Reply::Whole(text))
+    }
+
     /// Sends `request`; the response must begin by `deadline`.
     pub(crate) async fn send(
         &self,
@@ -393,6 +414,24 @@ impl SseReader<'_> {
 }
 
 /// Whether `response` is a stream of server-sent events.
+/// What one successful request brought back.
+pub(crate) enum Reply<'a> {
+    /// A `text/event-stream`, to be read event by event.
+    Stream(Box<SseReader<'a>>),
+    /// A whole body.
+    Whole(String),
+}
+
+/// Reports a whole answer as one streamed piece when a stream was asked
+/// for but the server answered at once.
+pub(crate) fn emit_whole(ctx: &CallContext, stream: bool, answer: &crate::llm::ChatResponse) {
+    if stream && !answer.message.content.is_empty() {
+        ctx.emit(crate::llm::ProviderEvent::Token(
+            answer.message.content.clone(),
+        ));
+    }
+}
+
 pub(crate) fn is_event_stream(response: &Response) -> bool {
     let content_type = response.headers().get(reqwest::header::CONTENT_TYPE);
     let content_type = content_type.and_then(|v| v.to_str().ok()).unwrap_or("");

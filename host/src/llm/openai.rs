@@ -85,24 +85,18 @@ impl OpenAiProvider {
         ctx: &CallContext,
         body: &Value,
     ) -> Result<ChatResponse, AttemptError> {
-        let deadline = self.endpoint.deadline();
-        let request = self.endpoint.post(ctx, body);
-        let mut response = self.endpoint.send(request, deadline).await?;
-        let status = response.status();
-        if status.is_success() && http::is_event_stream(&response) {
-            return self.read_stream(ctx, self.endpoint.events(response)).await;
+        match self
+            .endpoint
+            .exchange(self.endpoint.post(ctx, body))
+            .await?
+        {
+            http::Reply::Stream(events) => self.read_stream(ctx, *events).await,
+            http::Reply::Whole(text) => {
+                let answer = self.parse_response(ctx, &text)?;
+                http::emit_whole(ctx, self.stream, &answer);
+                Ok(answer)
+            }
         }
-        let headers = response.headers().clone();
-        let text = self.endpoint.text(&mut response, deadline).await?;
-        if !status.is_success() {
-            return Err(self.endpoint.status_error(status, &headers, &text));
-        }
-        let answer = self.parse_response(ctx, &text)?;
-        if self.stream && !answer.message.content.is_empty() {
-            // Asked for a stream, got the whole answer: it arrived at once.
-            ctx.emit(ProviderEvent::Token(answer.message.content.clone()));
-        }
-        Ok(answer)
     }
 
     fn parse_response(&self, ctx: &CallContext, text: &str) -> Result<ChatResponse, LlmError> {
