@@ -272,6 +272,16 @@ impl Recorder {
         })
     }
 
+    /// The recorded answer of `entry`, the current one; moves past it.
+    fn replayed(&mut self, entry: Entry) -> Result<String, Stop> {
+        let response = entry.response.ok_or(Stop::Damaged {
+            seq: entry.seq,
+            message: "completed entry without a response".into(),
+        })?;
+        self.advance();
+        Ok(response)
+    }
+
     fn advance(&mut self) {
         self.cursor += 1;
         if self.cursor >= self.recorded.len() {
@@ -305,15 +315,7 @@ impl Recorder {
         }
         let Some(entry) = self.recorded.get(self.cursor) else {
             if self.mode == Mode::ReplayOnly {
-                return Err(Stop::Diverged(Divergence {
-                    seq,
-                    expected: None,
-                    actual: Some(CallDescription {
-                        kind,
-                        name: name.to_string(),
-                        request: request.to_string(),
-                    }),
-                }));
+                return Err(journal_ended(seq, kind, name, request.to_string()));
             }
             return Ok(None);
         };
@@ -348,13 +350,7 @@ impl Recorder {
         live: impl FnOnce() -> String,
     ) -> Result<String, Stop> {
         if let Some(entry) = self.matching(kind, name, &request)? {
-            let seq = entry.seq;
-            let response = entry.response.ok_or_else(|| Stop::Damaged {
-                seq,
-                message: "a local read was recorded without its value".into(),
-            })?;
-            self.advance();
-            return Ok(response);
+            return self.replayed(entry);
         }
         let seq = self.cursor as u64;
         let response = live();
@@ -408,24 +404,11 @@ impl Recorder {
         if let Some(entry) = self.matching(kind, name, &request)? {
             match entry.state {
                 EntryState::Completed => {
-                    let response = entry.response.ok_or_else(|| Stop::Damaged {
-                        seq,
-                        message: "completed entry without a response".into(),
-                    })?;
-                    self.advance();
-                    return Ok(response);
+                    return self.replayed(entry);
                 }
                 EntryState::Started if self.mode == Mode::ReplayOnly => {
                     // An interrupted call ends the recorded answers.
-                    return Err(Stop::Diverged(Divergence {
-                        seq,
-                        expected: None,
-                        actual: Some(CallDescription {
-                            kind,
-                            name: name.to_string(),
-                            request,
-                        }),
-                    }));
+                    return Err(journal_ended(seq, kind, name, request));
                 }
                 EntryState::Started => {
                     let retry_allowed = effect == Effect::Idempotent
@@ -542,12 +525,7 @@ impl Recorder {
         let seq = self.cursor as u64;
         let entry = match self.matching(kind, name, &request)? {
             Some(entry) if entry.state == EntryState::Completed => {
-                let response = entry.response.ok_or_else(|| Stop::Damaged {
-                    seq,
-                    message: "completed entry without a response".into(),
-                })?;
-                self.advance();
-                return Ok(response);
+                return self.replayed(entry);
             }
             Some(entry) => {
                 self.advance();
@@ -621,6 +599,20 @@ impl Recorder {
         }
         Ok(())
     }
+}
+
+/// The divergence of a replay that ran out of recorded answers at `seq`,
+/// where the agent made the call described.
+fn journal_ended(seq: u64, kind: EntryKind, name: &str, request: String) -> Stop {
+    Stop::Diverged(Divergence {
+        seq,
+        expected: None,
+        actual: Some(CallDescription {
+            kind,
+            name: name.to_string(),
+            request,
+        }),
+    })
 }
 
 /// The idempotency key of the call at `seq` of run `run_id`, sent with
