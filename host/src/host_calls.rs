@@ -315,17 +315,10 @@ impl wit_tools::Host for HostState {
         if tool.is_ok() && self.grants.approval_required.contains(&name) {
             // The operator wants a person to approve each call: ask first
             // (a journaled wait); a rejection becomes the tool's error.
-            let action = format!("tool:{name}");
-            let request = encode(&crate::waiting::ApprovalRequest {
-                action: action.clone(),
-                details: arguments.clone(),
-            });
-            let text = self
-                .recorder
-                .wait(EntryKind::Approval, &action, request)
-                .await
-                .map_err(|stop| self.recorder.fail(stop))?;
-            match decode::<crate::host_waits::ApprovalAnswer>(&mut self.recorder, &text)? {
+            let answer = self
+                .ask_approval(&format!("tool:{name}"), arguments.clone())
+                .await?;
+            match answer {
                 crate::host_waits::ApprovalAnswer::Approved { details } => {
                     if let Some(edited) = details {
                         arguments = edited;

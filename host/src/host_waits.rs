@@ -29,6 +29,26 @@ struct SignalAnswer {
 }
 
 impl HostState {
+    /// Asks a person to approve `action` (a journaled wait) and returns
+    /// the answer; used by `approval.request` and by tools that require
+    /// approval.
+    pub(crate) async fn ask_approval(
+        &mut self,
+        action: &str,
+        details: String,
+    ) -> wasmtime::Result<ApprovalAnswer> {
+        let request = encode(&ApprovalRequest {
+            action: action.to_string(),
+            details,
+        });
+        let text = self
+            .recorder
+            .wait(EntryKind::Approval, action, request)
+            .await
+            .map_err(|stop| self.recorder.fail(stop))?;
+        decode(&mut self.recorder, &text)
+    }
+
     async fn sleep_until(&mut self, until_ms: i64) -> wasmtime::Result<()> {
         let request = encode(&TimerRequest { until_ms });
         self.recorder
@@ -46,16 +66,7 @@ impl wit_approval::Host for HostState {
         details: String,
     ) -> wasmtime::Result<wit_approval::Decision> {
         self.check_size("approval details", details.len() + action.len())?;
-        let request = encode(&ApprovalRequest {
-            action: action.clone(),
-            details,
-        });
-        let text = self
-            .recorder
-            .wait(EntryKind::Approval, &action, request)
-            .await
-            .map_err(|stop| self.recorder.fail(stop))?;
-        Ok(match decode::<ApprovalAnswer>(&mut self.recorder, &text)? {
+        Ok(match self.ask_approval(&action, details).await? {
             ApprovalAnswer::Approved { details } => wit_approval::Decision::Approved(details),
             ApprovalAnswer::Rejected { reason } => wit_approval::Decision::Rejected(reason),
         })
