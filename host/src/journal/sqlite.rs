@@ -127,9 +127,11 @@ impl SqliteJournal {
         } else {
             check_header(path)?;
         }
-        let conn = open_connection(path)?;
-        prepare_schema(&conn, &shown)?;
-        let reader = open_connection(path)?;
+        let (conn, reader) = retry_busy(|| {
+            let conn = open_connection(path)?;
+            prepare_schema(&conn, &shown)?;
+            Ok((conn, open_connection(path)?))
+        })?;
         let writer = Writer::spawn(conn, fsync)
             .map_err(|e| JournalError::Other(format!("cannot start journal writer: {e}")))?;
         Ok(SqliteJournal {
@@ -160,6 +162,31 @@ impl SqliteJournal {
     ) -> Result<T, JournalError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         f(&conn)
+    }
+}
+
+/// How long opening a journal keeps retrying while another process holds
+/// a lock SQLite will not wait for.
+const OPEN_BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `open` again while it fails with `SQLITE_BUSY`. Several processes
+/// opening a new journal at once contend for the locks that switching to
+/// WAL and migrating take; in some of those cases SQLite returns BUSY at
+/// once instead of calling the busy handler.
+fn retry_busy<T>(mut open: impl FnMut() -> Result<T, JournalError>) -> Result<T, JournalError> {
+    let give_up = std::time::Instant::now() + OPEN_BUSY_RETRY;
+    loop {
+        match open() {
+            Err(JournalError::Sqlite(e))
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < give_up =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(
+                    5 + rand::random::<u64>() % 20,
+                ));
+            }
+            other => return other,
+        }
     }
 }
 
