@@ -298,6 +298,8 @@ fn event_sink(
                 duration: std::time::Duration::ZERO,
                 usage: None,
                 detail,
+                request: None,
+                response: None,
             });
         }
     })

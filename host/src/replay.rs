@@ -131,6 +131,10 @@ pub enum Stop {
     /// The run waits for an approval, a time or a signal.
     #[error("waiting for {0}")]
     Suspended(crate::waiting::Waiting),
+    /// The host is shutting down: the run stops before its next call and
+    /// is left to be resumed.
+    #[error("the host is shutting down; the run will be resumed")]
+    Interrupted,
 }
 
 impl From<JournalError> for Stop {
@@ -150,6 +154,10 @@ pub struct Event {
     pub usage: Option<Usage>,
     /// The request (for `started`) or the response (for `completed`), JSON.
     pub detail: String,
+    /// The call's request (started and completed calls).
+    pub request: Option<String>,
+    /// The call's response (completed calls).
+    pub response: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,6 +191,8 @@ pub struct Recorder {
     limits: Option<crate::limits::Limits>,
     /// How waits for timers are handled in this process.
     pub timers: TimerPolicy,
+    /// Set by the host to stop the run before its next call (shutdown).
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 /// What a timer that is not yet due does in this process.
@@ -220,6 +230,7 @@ impl Recorder {
             stop: None,
             limits: None,
             timers: TimerPolicy::default(),
+            interrupt: None,
         }
     }
 
@@ -305,6 +316,13 @@ impl Recorder {
         request: &str,
     ) -> Result<Option<Entry>, Stop> {
         let seq = self.cursor as u64;
+        if self
+            .interrupt
+            .as_ref()
+            .is_some_and(|i| i.load(Ordering::Relaxed))
+        {
+            return Err(Stop::Interrupted);
+        }
         if let Some(limits) = &self.limits
             && seq >= limits.max_host_calls
         {
@@ -367,6 +385,8 @@ impl Recorder {
                 duration: Duration::ZERO,
                 usage: None,
                 detail: entry.request.clone(),
+                request: Some(entry.request.clone()),
+                response: Some(response.clone()),
             });
         }
         // Lazy: committed with the next batch; a crash that loses it is
@@ -470,6 +490,8 @@ impl Recorder {
                 duration: Duration::ZERO,
                 usage: None,
                 detail: request.to_string(),
+                request: Some(request.to_string()),
+                response: None,
             });
         }
         let completion = live(seq).await;
@@ -488,6 +510,8 @@ impl Recorder {
                 duration: begun.elapsed(),
                 usage,
                 detail: response.clone(),
+                request: Some(request.to_string()),
+                response: Some(response.clone()),
             });
         }
         Ok(response)

@@ -17,7 +17,9 @@ use crate::replay::{Divergence, Mode, Observer, Recorder, Stop, TimerPolicy};
 use crate::sandbox::{self, ComponentError};
 use crate::tools::Tool;
 use anyhow::{Context as _, anyhow, bail};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
@@ -41,6 +43,9 @@ pub enum Outcome {
     },
     /// Waiting for an approval, a time or a signal.
     Suspended(crate::waiting::Waiting),
+    /// Stopped by a host shutdown before its next call; still running, to
+    /// be resumed (by this host when it restarts, or another).
+    Interrupted,
 }
 
 impl Outcome {
@@ -51,6 +56,7 @@ impl Outcome {
             Outcome::Diverged(_) => RunStatus::Diverged,
             Outcome::Uncertain { .. } => RunStatus::Uncertain,
             Outcome::Suspended(_) => RunStatus::Suspended,
+            Outcome::Interrupted => RunStatus::Running,
         }
     }
 
@@ -61,7 +67,7 @@ impl Outcome {
             Outcome::Failed { error } => (None, Some(error.clone())),
             Outcome::Diverged(d) => (None, Some(d.to_string())),
             Outcome::Uncertain { message, .. } => (None, Some(message.clone())),
-            Outcome::Suspended(_) => (None, None),
+            Outcome::Suspended(_) | Outcome::Interrupted => (None, None),
         }
     }
 }
@@ -101,6 +107,13 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     journal: Arc<dyn Journal>,
+    /// Components compiled and linked, by digest: a second run of a
+    /// component starts without compiling or linking again.
+    components: std::sync::Mutex<HashMap<String, AgentPre<HostState>>>,
+    /// Set to stop every run of this runtime before its next host call.
+    interrupt: Arc<AtomicBool>,
+    /// Renews the leases of the runs this process executes.
+    _leases: crate::lease::Keeper,
 }
 
 impl Runtime {
@@ -116,8 +129,45 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker,
+            _leases: crate::lease::Keeper::start(journal.clone()),
             journal,
+            components: Default::default(),
+            interrupt: Default::default(),
         })
+    }
+
+    /// Stops every run of this runtime before its next host call: calls
+    /// under way finish and are recorded, then the runs end with
+    /// [`Outcome::Interrupted`], still `running`, to be resumed.
+    pub fn interrupt(&self) {
+        self.interrupt.store(true, Ordering::Relaxed);
+    }
+
+    /// The compiled, linked component with `digest` (`bytes`), compiled
+    /// once per runtime.
+    pub fn prepared(
+        &self,
+        digest: &str,
+        path: &str,
+        bytes: &[u8],
+        max_bytes: usize,
+    ) -> Result<AgentPre<HostState>, ComponentError> {
+        if let Some(pre) = self.lock_components().get(digest) {
+            return Ok(pre.clone());
+        }
+        let pre = self.load(path, bytes, max_bytes)?;
+        self.lock_components()
+            .insert(digest.to_string(), pre.clone());
+        Ok(pre)
+    }
+
+    /// Whether the component with `digest` is compiled and linked already.
+    pub fn is_prepared(&self, digest: &str) -> bool {
+        self.lock_components().contains_key(digest)
+    }
+
+    fn lock_components(&self) -> std::sync::MutexGuard<'_, HashMap<String, AgentPre<HostState>>> {
+        self.components.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn journal(&self) -> &Arc<dyn Journal> {
@@ -164,13 +214,16 @@ impl Runtime {
             input,
         } = request;
         let grants = build_grants(config, agent)?;
-        let pre = self.load(path, bytes, grants.limits.max_component_bytes)?;
         let digest = component_digest(bytes);
-        self.journal
-            .put_component(&digest, bytes)
-            .wait()
-            .await
-            .context("cannot store the component in the journal")?;
+        let known = self.is_prepared(&digest);
+        let pre = self.prepared(&digest, path, bytes, grants.limits.max_component_bytes)?;
+        if !known {
+            self.journal
+                .put_component(&digest, bytes)
+                .wait()
+                .await
+                .context("cannot store the component in the journal")?;
+        }
         let run = NewRun {
             id: new_run_id(),
             agent: agent.to_string(),
@@ -181,6 +234,7 @@ impl Runtime {
                 .as_ref()
                 .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
                 .map(|p| p.display().to_string()),
+            lease: Some(crate::lease::fresh()),
         };
         self.journal
             .create_run(run.clone())
@@ -208,6 +262,7 @@ impl Runtime {
         if run.status.is_final() {
             bail!("run {} is {} and cannot be resumed", run.id, run.status);
         }
+        crate::lease::acquire(self.journal.as_ref(), &run.id)?;
         let entries = self.journal.entries(&run.id)?;
         if run.status == RunStatus::Uncertain
             && entries
@@ -224,22 +279,29 @@ impl Runtime {
                 run.id
             );
         }
-        let bytes = self
-            .journal
-            .component(&run.component_digest)?
-            .ok_or_else(|| {
-                anyhow!(
-                    "the journal has no component {} for run {}",
-                    run.component_digest,
-                    run.id
-                )
-            })?;
         let grants = build_grants(config, &run.agent)?;
-        let pre = self.load(
-            &run.component_digest,
-            &bytes,
-            grants.limits.max_component_bytes,
-        )?;
+        let cached = self.lock_components().get(&run.component_digest).cloned();
+        let pre = match cached {
+            Some(pre) => pre,
+            None => {
+                let bytes = self
+                    .journal
+                    .component(&run.component_digest)?
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "the journal has no component {} for run {}",
+                            run.component_digest,
+                            run.id
+                        )
+                    })?;
+                self.prepared(
+                    &run.component_digest,
+                    &run.component_digest,
+                    &bytes,
+                    grants.limits.max_component_bytes,
+                )?
+            }
+        };
         if run.status != RunStatus::Running {
             self.journal
                 .set_status(&run.id, RunStatus::Running, None, None, Durability::Commit)
@@ -326,6 +388,7 @@ impl Runtime {
             Outcome::Failed { error } => {
                 Err(format!("the new component failed while replaying: {error}"))
             }
+            Outcome::Interrupted => Err("the check was interrupted".to_string()),
         })
     }
 
@@ -338,6 +401,11 @@ impl Runtime {
         exec: Execution,
     ) -> anyhow::Result<RunReport> {
         let report = self.run_store(run_id, input, pre, recorded, exec).await?;
+        if report.outcome == Outcome::Interrupted {
+            // Left running, for whoever resumes it next.
+            self.journal.release(run_id, crate::lease::me())?;
+            return Ok(report);
+        }
         let (output, error) = report.outcome.output_and_error();
         // The end of a run is fsynced: everything before it in the WAL
         // becomes durable with it.
@@ -352,6 +420,15 @@ impl Runtime {
             .wait()
             .await
             .context("cannot record the end of the run")?;
+        if let Outcome::Suspended(waiting) = &report.outcome
+            && waiting.until_ms.is_some()
+        {
+            // A timer, or a signal that times out: ready again at that time.
+            self.journal
+                .set_ready(run_id, waiting.until_ms, Durability::Commit)
+                .wait()
+                .await?;
+        }
         Ok(report)
     }
 
@@ -374,6 +451,7 @@ impl Runtime {
         let mut recorder = Recorder::new(run_id.to_string(), journal, recorded, mode, observer);
         if let Mode::Record(timers) = mode {
             recorder.timers = timers;
+            recorder.interrupt = Some(self.interrupt.clone());
         }
         let wasi = sandbox::wasi_ctx(run_id, recorder.replaying_flag());
         let fuel = grants.limits.fuel;
@@ -395,6 +473,7 @@ impl Runtime {
         let outcome = match (stop, result) {
             (Some(Stop::Diverged(d)), _) => Outcome::Diverged(d),
             (Some(Stop::Suspended(waiting)), _) => Outcome::Suspended(waiting),
+            (Some(Stop::Interrupted), _) => Outcome::Interrupted,
             (Some(Stop::Budget(message) | Stop::Limit(message)), _) => {
                 Outcome::Failed { error: message }
             }

@@ -70,6 +70,7 @@ pub fn explain(report: &RunReport) -> String {
         Outcome::Suspended(w) => format!("the replay stopped waiting for {w}"),
         Outcome::Uncertain { message, .. } => message.clone(),
         Outcome::Completed { output } => format!("completed with {output}"),
+        Outcome::Interrupted => "the replay was interrupted".to_string(),
     }
 }
 

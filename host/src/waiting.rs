@@ -1,7 +1,9 @@
 //! What a suspended run waits for, read from its journal: the last entry,
 //! when it is an approval, a timer or a signal that has not been answered.
 
-use crate::journal::{Entry, EntryKind, EntryState};
+use crate::journal::{
+    Completion, Durability, Entry, EntryKind, EntryState, Journal, JournalError, RunRecord, now_ms,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -112,4 +114,79 @@ impl fmt::Display for Waiting {
             _ => write!(f, "{}", self.kind),
         }
     }
+}
+
+/// Why an answer was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The run is not waiting for this answer, or was answered already.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Records the answer to what a suspended run waits for (an approval or a
+/// signal), durably, and makes the run ready to go on; refuses a run that
+/// is not waiting for that, and a second answer.
+pub fn answer(
+    journal: &dyn Journal,
+    run: &str,
+    kind: EntryKind,
+    signal: Option<&str>,
+    answer: serde_json::Value,
+) -> Result<(RunRecord, Waiting), AnswerError> {
+    let record = journal.find_run(run)?;
+    let id = &record.id;
+    let entries = journal.entries(id)?;
+    let what = match signal {
+        Some(name) => format!("the signal `{name}`"),
+        None => "an approval".to_string(),
+    };
+    let Some(waiting) = Waiting::of_run(&entries) else {
+        // Say why: answered already, or not waiting at all.
+        if let Some(last) = entries.last().filter(|e| e.kind == kind) {
+            let by = last
+                .response
+                .as_deref()
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+                .map(|v| {
+                    format!(
+                        " ({} by {})",
+                        v["decision"].as_str().unwrap_or("answered"),
+                        v["by"].as_str().unwrap_or("someone")
+                    )
+                })
+                .unwrap_or_default();
+            return Err(AnswerError::Refused(format!(
+                "entry #{} of run {id} was already answered{by}; a second answer is refused",
+                last.seq
+            )));
+        }
+        return Err(AnswerError::Refused(format!(
+            "run {id} is not waiting for {what} (it is {}); `relive runs --waiting` lists waiting runs",
+            record.status
+        )));
+    };
+    if waiting.kind != kind || signal.is_some_and(|n| n != waiting.name) {
+        return Err(AnswerError::Refused(format!(
+            "run {id} is waiting for {waiting}, not for {what}"
+        )));
+    }
+    journal
+        .complete(
+            id,
+            waiting.seq,
+            Completion {
+                response: answer.to_string(),
+                ..Default::default()
+            },
+            Durability::Sync,
+        )
+        .wait_blocking()?;
+    // Ready to go on: a running `relive serve` picks it up.
+    journal
+        .set_ready(id, Some(now_ms()), Durability::Commit)
+        .wait_blocking()?;
+    Ok((record, waiting))
 }

@@ -27,54 +27,10 @@ pub(super) fn answer_wait(
 ) -> anyhow::Result<u8> {
     let config = Config::load(cli.config.as_deref())?;
     let journal = open_journal(cli.db.as_deref(), &config, false)?;
-    let record = journal.find_run(run)?;
+    let (record, waiting) = crate::waiting::answer(&*journal, run, kind, signal, answer)?;
     let id = &record.id;
-    let entries = journal.entries(id)?;
-    let what = match signal {
-        Some(name) => format!("the signal `{name}`"),
-        None => "an approval".to_string(),
-    };
-    let Some(waiting) = crate::waiting::Waiting::of_run(&entries) else {
-        // Say why: answered already, or not waiting at all.
-        if let Some(last) = entries.last().filter(|e| e.kind == kind) {
-            let by = last
-                .response
-                .as_deref()
-                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-                .map(|v| {
-                    format!(
-                        " ({} by {})",
-                        v["decision"].as_str().unwrap_or("answered"),
-                        v["by"].as_str().unwrap_or("someone")
-                    )
-                })
-                .unwrap_or_default();
-            bail!(
-                "entry #{} of run {id} was already answered{by}; a second answer is refused",
-                last.seq
-            );
-        }
-        bail!(
-            "run {id} is not waiting for {what} (it is {}); `relive runs --waiting` lists waiting runs",
-            record.status
-        );
-    };
-    if waiting.kind != kind || signal.is_some_and(|n| n != waiting.name) {
-        bail!("run {id} is waiting for {waiting}, not for {what}");
-    }
-    journal
-        .complete(
-            id,
-            waiting.seq,
-            crate::journal::Completion {
-                response: answer.to_string(),
-                ..Default::default()
-            },
-            Durability::Sync,
-        )
-        .wait_blocking()?;
     eprintln!(
-        "relive: {verb} ({waiting}, entry #{}); continue with `relive resume {id}`",
+        "relive: {verb} ({waiting}, entry #{}); continue with `relive resume {id}` (a running `relive serve` continues it by itself)",
         waiting.seq
     );
     Ok(0)

@@ -161,7 +161,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 serde_json::to_writer_pretty(&mut out, &doc)?;
                 writeln!(out)?;
             } else {
-                let cost = run_cost(&config, &record.agent, &entries);
+                let cost = crate::llm::pricing::run_cost(&config, &record.agent, &entries);
                 format::timeline(&record, &entries, full, cost, &mut out)?;
             }
             Ok(0)
@@ -302,28 +302,34 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 reason.as_deref(),
             )
         }
+        Command::Serve {
+            listen,
+            max_runs,
+            grace_secs,
+            ref token_file,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let token = match token_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow!("cannot read --token-file {}: {e}", path.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                None => std::env::var("RELIVE_TOKEN").ok(),
+            }
+            .filter(|t| !t.is_empty());
+            let journal = open_journal(cli.db.as_deref(), &config, true)?;
+            let options = crate::server::ServeOptions {
+                listen,
+                token,
+                max_runs,
+                grace: std::time::Duration::from_secs(grace_secs),
+            };
+            block_on(crate::server::serve(journal, config, options))?;
+            Ok(0)
+        }
     }
-}
-
-/// What a run's LLM calls cost at the configured prices; `None` when a
-/// model it used has no prices (or no LLM call was made).
-fn run_cost(config: &Config, agent: &str, entries: &[crate::journal::Entry]) -> Option<f64> {
-    let default = config.agent(agent).models.first().cloned();
-    let mut total = None;
-    for e in entries
-        .iter()
-        .filter(|e| e.kind == crate::journal::EntryKind::Llm)
-    {
-        let Some(usage) = e.usage else { continue };
-        let name = if e.name == "default" {
-            default.clone()?
-        } else {
-            e.name.clone()
-        };
-        let prices = crate::llm::Prices::of(config.models.get(&name)?)?;
-        *total.get_or_insert(0.0) += prices.cost(usage);
-    }
-    total
 }
 
 pub(super) fn block_on<F: std::future::Future>(future: F) -> F::Output {

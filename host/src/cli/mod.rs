@@ -224,6 +224,40 @@ enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Run relive as a service: many runs at once, an HTTP API with live
+    /// events, and a web UI.
+    ///
+    /// The service starts runs created through the API, recovers every run
+    /// interrupted by a crash (of this or any relive process), wakes timers
+    /// when they are due, and goes on with runs whose approval or signal
+    /// was answered (through the API, the web UI or `relive approve`). On
+    /// SIGTERM it stops taking work, lets runs finish the host call they
+    /// are in, and leaves them to be resumed by the next start.
+    ///
+    /// Authentication: set RELIVE_TOKEN (or --token-file) to require
+    /// `Authorization: Bearer TOKEN` on the API; a token is required when
+    /// listening on an address other than loopback.
+    #[command(after_help = "Examples:
+  relive serve --config relive.toml
+  curl -s -X POST localhost:7070/v1/runs -H 'content-type: application/json' \\
+       -d '{\"agent\": \"researcher\", \"input\": \"what is durable execution?\"}'
+  curl -s localhost:7070/v1/runs/RUN
+  curl -sN localhost:7070/v1/runs/RUN/events")]
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR:PORT")]
+        listen: std::net::SocketAddr,
+        /// Most runs executing at once; more wait their turn.
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        max_runs: usize,
+        /// On SIGTERM, how long to wait for runs to reach their next host
+        /// call before stopping them where they are.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        grace_secs: u64,
+        /// Read the API token from this file (instead of RELIVE_TOKEN).
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line and returns the process exit code.

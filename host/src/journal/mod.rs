@@ -161,16 +161,19 @@ pub enum RunStatus {
     Diverged,
     /// A non-idempotent tool call was interrupted; an operator must decide.
     Uncertain,
+    /// Stopped by an operator before it finished.
+    Cancelled,
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 6] = [
+    pub const ALL: [RunStatus; 7] = [
         RunStatus::Running,
         RunStatus::Suspended,
         RunStatus::Completed,
         RunStatus::Failed,
         RunStatus::Diverged,
         RunStatus::Uncertain,
+        RunStatus::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -181,6 +184,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Diverged => "diverged",
             RunStatus::Uncertain => "uncertain",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 
@@ -188,7 +192,7 @@ impl RunStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            RunStatus::Completed | RunStatus::Failed | RunStatus::Diverged
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Diverged | RunStatus::Cancelled
         )
     }
 }
@@ -401,6 +405,22 @@ pub struct NewRun {
     pub component_digest: String,
     pub input: String,
     pub config_path: Option<String>,
+    /// Held from creation by the process that will execute the run.
+    pub lease: Option<Lease>,
+}
+
+/// Who executes a run, until when (see `crate::lease`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub expires_at_ms: i64,
+}
+
+/// A run that is ready to be worked on and not leased.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadyRun {
+    pub id: String,
+    pub ready_at_ms: i64,
 }
 
 /// The storage seam: what the replay engine and the CLI need of a journal.
@@ -444,6 +464,39 @@ pub trait Journal: Send + Sync {
         error: Option<String>,
         durability: Durability,
     ) -> Commit;
+
+    /// Sets when a run is next ready to be worked on (`None`: only when an
+    /// answer arrives). `set_status` already makes running runs ready now
+    /// and every other status not ready.
+    fn set_ready(&self, run_id: &str, at_ms: Option<i64>, durability: Durability) -> Commit;
+
+    /// Takes the lease of a running or suspended run for `lease.owner`,
+    /// if it has none, it has expired (before `now_ms`), it is already
+    /// `lease.owner`'s, or it is held by `take_from` (an owner known to be
+    /// dead). Returns whether the lease is now `lease.owner`'s.
+    fn claim(
+        &self,
+        run_id: &str,
+        lease: &Lease,
+        now_ms: i64,
+        take_from: Option<&str>,
+    ) -> Result<bool, JournalError>;
+    /// Extends every lease `owner` holds; returns how many.
+    fn renew_leases(&self, owner: &str, expires_at_ms: i64) -> Result<usize, JournalError>;
+    /// Gives a lease up; the run becomes ready at once (for another process).
+    fn release(&self, run_id: &str, owner: &str) -> Result<(), JournalError>;
+    /// Running or suspended runs that are ready by `now_ms` and whose lease
+    /// is free or expired, earliest first.
+    fn ready_runs(&self, now_ms: i64, limit: usize) -> Result<Vec<ReadyRun>, JournalError>;
+    /// Everyone who holds a lease.
+    fn lease_owners(&self) -> Result<Vec<String>, JournalError>;
+    /// Frees every lease of `owner` (a process known to be dead); its runs
+    /// become ready at once. Returns how many.
+    fn break_leases(&self, owner: &str) -> Result<usize, JournalError>;
+    /// When the next run becomes ready, if any will.
+    fn next_ready_at(&self) -> Result<Option<i64>, JournalError>;
+    /// The current lease of a run, if any.
+    fn lease(&self, run_id: &str) -> Result<Option<Lease>, JournalError>;
 
     /// A run by exact id, or by a unique prefix of its id.
     fn find_run(&self, id_or_prefix: &str) -> Result<RunRecord, JournalError>;

@@ -121,6 +121,7 @@ fn database_reader_never_panics_on_damaged_files() {
             component_digest: "sha256:c".into(),
             input: "i".into(),
             config_path: None,
+            lease: None,
         })
         .wait_blocking()
         .unwrap();

@@ -8,8 +8,8 @@
 use super::blobs;
 use super::writer::{Job, Op, Writer};
 use super::{
-    Commit, Completion, Durability, Entry, EntryKind, EntryState, Journal, JournalError, NewRun,
-    Resolution, RunRecord, RunStatus,
+    Commit, Completion, Durability, Entry, EntryKind, EntryState, Journal, JournalError, Lease,
+    NewRun, ReadyRun, Resolution, RunRecord, RunStatus, now_ms,
 };
 use crate::config::FsyncPolicy;
 use crate::llm::Usage;
@@ -78,6 +78,40 @@ const MIGRATIONS: &[&str] = &[
     // 3: failed attempts of retried calls (JSON list), as metadata.
     r#"
     ALTER TABLE entries ADD COLUMN attempts TEXT;
+    "#,
+    // 4: runs can be cancelled, and say when they are ready to be worked on
+    //    (`ready_at`: new and interrupted runs, due timers, answered waits)
+    //    for `relive serve`. SQLite cannot change a CHECK constraint, so the
+    //    table is rebuilt; the foreign keys from `entries` are checked at
+    //    commit, when the new table holds every run again. Suspended runs
+    //    are made ready once, so that a service re-reads what they wait for.
+    r#"
+    PRAGMA defer_foreign_keys = ON;
+    CREATE TABLE runs_v4 (
+        id                TEXT PRIMARY KEY,
+        agent             TEXT NOT NULL,
+        component_digest  TEXT NOT NULL REFERENCES components(digest),
+        input             TEXT NOT NULL,
+        status            TEXT NOT NULL CHECK (status IN
+                            ('running','suspended','completed','failed','diverged','uncertain','cancelled')),
+        output            TEXT,
+        error             TEXT,
+        config_path       TEXT,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        lease_owner       TEXT,
+        lease_expires_at  INTEGER,
+        ready_at          INTEGER
+    );
+    INSERT INTO runs_v4
+        SELECT id, agent, component_digest, input, status, output, error, config_path,
+               created_at, updated_at, NULL, NULL,
+               CASE WHEN status IN ('running', 'suspended') THEN updated_at END
+        FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_v4 RENAME TO runs;
+    CREATE INDEX runs_by_status ON runs(status, updated_at);
+    CREATE INDEX runs_ready ON runs(ready_at) WHERE ready_at IS NOT NULL;
     "#,
 ];
 
@@ -422,6 +456,137 @@ impl Journal for SqliteJournal {
             },
             durability,
         )
+    }
+
+    fn set_ready(&self, run_id: &str, at_ms: Option<i64>, durability: Durability) -> Commit {
+        self.submit(
+            Op::SetReady {
+                run_id: run_id.to_string(),
+                at_ms,
+            },
+            durability,
+        )
+    }
+
+    fn claim(
+        &self,
+        run_id: &str,
+        lease: &Lease,
+        now_ms: i64,
+        take_from: Option<&str>,
+    ) -> Result<bool, JournalError> {
+        self.with_reader(|conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE runs SET lease_owner = ?2, lease_expires_at = ?3
+                     WHERE id = ?1 AND status IN ('running', 'suspended')
+                       AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_expires_at < ?4
+                            OR lease_owner = ?5)",
+                )?
+                .execute(params![
+                    run_id,
+                    lease.owner,
+                    lease.expires_at_ms,
+                    now_ms,
+                    take_from
+                ])?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn renew_leases(&self, owner: &str, expires_at_ms: i64) -> Result<usize, JournalError> {
+        self.with_reader(|conn| {
+            Ok(conn
+                .prepare_cached("UPDATE runs SET lease_expires_at = ?2 WHERE lease_owner = ?1")?
+                .execute(params![owner, expires_at_ms])?)
+        })
+    }
+
+    fn release(&self, run_id: &str, owner: &str) -> Result<(), JournalError> {
+        self.with_reader(|conn| {
+            conn.prepare_cached(
+                "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL,
+                     ready_at = CASE WHEN status IN ('running', 'suspended') THEN ?3 END
+                 WHERE id = ?1 AND lease_owner = ?2",
+            )?
+            .execute(params![run_id, owner, now_ms()])?;
+            Ok(())
+        })
+    }
+
+    fn ready_runs(&self, now_ms: i64, limit: usize) -> Result<Vec<ReadyRun>, JournalError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, ready_at FROM runs
+                 WHERE ready_at IS NOT NULL AND ready_at <= ?1
+                   AND status IN ('running', 'suspended')
+                   AND (lease_owner IS NULL OR lease_expires_at < ?1)
+                 ORDER BY ready_at LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![now_ms, limit as i64], |r| {
+                    Ok(ReadyRun {
+                        id: r.get(0)?,
+                        ready_at_ms: r.get(1)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn lease_owners(&self) -> Result<Vec<String>, JournalError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT lease_owner FROM runs WHERE lease_owner IS NOT NULL",
+            )?;
+            let owners = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(owners)
+        })
+    }
+
+    fn break_leases(&self, owner: &str) -> Result<usize, JournalError> {
+        self.with_reader(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL,
+                         ready_at = CASE WHEN status IN ('running', 'suspended')
+                                         THEN MIN(COALESCE(ready_at, ?2), ?2) END
+                     WHERE lease_owner = ?1",
+                )?
+                .execute(params![owner, now_ms()])?)
+        })
+    }
+
+    fn next_ready_at(&self) -> Result<Option<i64>, JournalError> {
+        self.with_reader(|conn| {
+            Ok(conn.query_row(
+                "SELECT MIN(ready_at) FROM runs WHERE ready_at IS NOT NULL
+                   AND status IN ('running', 'suspended')",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    fn lease(&self, run_id: &str) -> Result<Option<Lease>, JournalError> {
+        self.with_reader(|conn| {
+            let row: Option<(Option<String>, Option<i64>)> = conn
+                .query_row(
+                    "SELECT lease_owner, lease_expires_at FROM runs WHERE id = ?1",
+                    [run_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            Ok(row.and_then(|(owner, expires)| {
+                owner.map(|owner| Lease {
+                    owner,
+                    expires_at_ms: expires.unwrap_or(0),
+                })
+            }))
+        })
     }
 
     fn find_run(&self, id_or_prefix: &str) -> Result<RunRecord, JournalError> {

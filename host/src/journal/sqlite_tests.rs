@@ -17,6 +17,7 @@ fn new_run(journal: &SqliteJournal, id: &str) {
             component_digest: "sha256:c".into(),
             input: "in".into(),
             config_path: None,
+            lease: None,
         })
         .wait_blocking()
         .unwrap();

@@ -61,6 +61,11 @@ pub(crate) enum Op {
         output: Option<String>,
         error: Option<String>,
     },
+    /// When a suspended run is next worth resuming.
+    SetReady {
+        run_id: String,
+        at_ms: Option<i64>,
+    },
 }
 
 impl Op {
@@ -78,6 +83,7 @@ impl Op {
             | Op::Complete { run_id, .. }
             | Op::Resolve { run_id, .. }
             | Op::SetStatus { run_id, .. }
+            | Op::SetReady { run_id, .. }
             | Op::SetComponent { run_id, .. } => Some(run_id),
         }
     }
@@ -275,9 +281,13 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
         }
         Op::CreateRun(run) => {
             let now = now_ms();
+            let (owner, expires) = match &run.lease {
+                Some(lease) => (Some(lease.owner.as_str()), Some(lease.expires_at_ms)),
+                None => (None, None),
+            };
             conn.prepare_cached(
-                "INSERT INTO runs (id, agent, component_digest, input, status, config_path, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6)",
+                "INSERT INTO runs (id, agent, component_digest, input, status, config_path, created_at, updated_at, lease_owner, lease_expires_at, ready_at)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6, ?7, ?8, ?6)",
             )?
             .execute(params![
                 run.id,
@@ -285,7 +295,9 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
                 run.component_digest,
                 run.input,
                 run.config_path,
-                now
+                now,
+                owner,
+                expires
             ])?;
         }
         Op::Append { run_id, entry } => insert_entry(conn, run_id, entry)?,
@@ -387,10 +399,21 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), rusqlite::Error> {
             output,
             error,
         } => {
+            // A running run is ready now (whoever holds its lease keeps
+            // it); any other status gives the lease up and waits for
+            // something to make the run ready again.
             conn.prepare_cached(
-                "UPDATE runs SET status = ?2, output = ?3, error = ?4, updated_at = ?5 WHERE id = ?1",
+                "UPDATE runs SET status = ?2, output = ?3, error = ?4, updated_at = ?5,
+                     ready_at = CASE WHEN ?2 = 'running' THEN ?5 END,
+                     lease_owner = CASE WHEN ?2 = 'running' THEN lease_owner END,
+                     lease_expires_at = CASE WHEN ?2 = 'running' THEN lease_expires_at END
+                 WHERE id = ?1",
             )?
             .execute(params![run_id, status.as_str(), output, error, now_ms()])?;
+        }
+        Op::SetReady { run_id, at_ms } => {
+            conn.prepare_cached("UPDATE runs SET ready_at = ?2 WHERE id = ?1")?
+                .execute(params![run_id, at_ms])?;
         }
     }
     Ok(())

@@ -112,3 +112,27 @@ mod tests {
         assert!(err.contains("models.m.price_input"), "{err}");
     }
 }
+
+/// What a run's LLM calls cost at the configured prices; `None` when a
+/// model it used has no prices (or no LLM call was made).
+pub fn run_cost(
+    config: &crate::config::Config,
+    agent: &str, entries: &[crate::journal::Entry]) -> Option<f64> {
+    let default = config.agent(agent).models.first().cloned();
+    let mut total = None;
+    for e in entries
+        .iter()
+        .filter(|e| e.kind == crate::journal::EntryKind::Llm)
+    {
+        let Some(usage) = e.usage else { continue };
+        let name = if e.name == "default" {
+            default.clone()?
+        } else {
+            e.name.clone()
+        };
+        let prices = Prices::of(config.models.get(&name)?)?;
+        *total.get_or_insert(0.0) += prices.cost(usage);
+    }
+    total
+}
+

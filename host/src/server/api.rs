@@ -1,0 +1,568 @@
+//! The HTTP API (JSON), the event streams, the OpenAPI document and the
+//! web UI's files. Every error is `{"error": {"code", "message"}}` with a
+//! stable code; the message names the problem and the fix.
+
+use super::Service;
+use crate::journal::{Entry, EntryKind, JournalError, RunRecord, RunStatus, now_ms};
+use crate::waiting::{AnswerError, Waiting};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+type Shared = State<Arc<Service>>;
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+const INDEX_HTML: &str = include_str!("ui/index.html");
+const APP_JS: &str = include_str!("ui/app.js");
+const STYLE_CSS: &str = include_str!("ui/style.css");
+
+/// Every route of the service.
+pub fn router(service: Arc<Service>) -> Router {
+    let max_component = crate::limits::Limits::resolve(
+        &service.config.limits,
+        &Default::default(),
+        "(any agent)",
+    )
+    .max_component_bytes;
+    let max_call = crate::limits::Limits::resolve(
+        &service.config.limits,
+        &Default::default(),
+        "(any agent)",
+    )
+    .max_call_bytes;
+    let api = Router::new()
+        .route(
+            "/v1/components",
+            post(register_component)
+                .get(list_components)
+                .layer(DefaultBodyLimit::max(max_component)),
+        )
+        .route(
+            "/v1/runs",
+            post(create_run)
+                .get(list_runs)
+                .layer(DefaultBodyLimit::max(max_call)),
+        )
+        .route("/v1/runs/{id}", get(get_run))
+        .route("/v1/runs/{id}/entries", get(get_entries))
+        .route("/v1/runs/{id}/events", get(get_events))
+        .route("/v1/runs/{id}/approve", post(approve))
+        .route("/v1/runs/{id}/reject", post(reject))
+        .route(
+            "/v1/runs/{id}/signals/{name}",
+            post(signal).layer(DefaultBodyLimit::max(max_call)),
+        )
+        .route("/v1/runs/{id}/cancel", post(cancel))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(service.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/openapi.json", get(openapi))
+        .route("/", get(index))
+        .route("/ui/app.js", get(app_js))
+        .route("/ui/style.css", get(style_css))
+        .merge(api)
+        .with_state(service)
+}
+
+/// An API error: HTTP status, stable code, message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<JournalError> for ApiError {
+    fn from(e: JournalError) -> Self {
+        match e {
+            JournalError::UnknownRun(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            JournalError::AmbiguousRun { .. } => ApiError::bad_request(e.to_string()),
+            e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        }
+    }
+}
+
+impl From<AnswerError> for ApiError {
+    fn from(e: AnswerError) -> Self {
+        match e {
+            AnswerError::Journal(e) => e.into(),
+            AnswerError::Refused(message) => ApiError::conflict(message),
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Checks the bearer token, when one is configured: the `Authorization`
+/// header, or `?token=` on GET requests (browsers' EventSource cannot set
+/// headers).
+async fn authorize(State(service): Shared, request: Request, next: Next) -> Response {
+    let Some(expected) = service.options.token.as_deref() else {
+        return next.run(request).await;
+    };
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let from_query = (request.method() == axum::http::Method::GET)
+        .then(|| {
+            request.uri().query().and_then(|q| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("token="))
+                    .map(str::to_string)
+            })
+        })
+        .flatten();
+    let given = from_header.or(from_query);
+    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+        return next.run(request).await;
+    }
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "this relive requires a token: send `Authorization: Bearer TOKEN` (the token relive serve was started with, from RELIVE_TOKEN or --token-file)",
+    )
+    .into_response()
+}
+
+/// Compares secrets without leaking where they differ through timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no route {} {}; GET /openapi.json lists the API",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+async fn health(State(service): Shared) -> Json<Value> {
+    Json(json!({
+        "status": if service.stopping.load(std::sync::atomic::Ordering::Relaxed) { "stopping" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "runs_active": service.active_count(),
+    }))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn index() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        INDEX_HTML,
+    )
+        .into_response()
+}
+
+async fn app_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        APP_JS,
+    )
+        .into_response()
+}
+
+async fn style_css() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE_CSS).into_response()
+}
+
+/// A run as the API shows it.
+pub fn run_view(service: &Service, run: &RunRecord) -> Value {
+    let entries = service.journal.entries(&run.id).unwrap_or_default();
+    let waiting: Option<Waiting> = (run.status == RunStatus::Suspended)
+        .then(|| Waiting::of_run(&entries))
+        .flatten();
+    let (mut input_tokens, mut output_tokens) = (0u64, 0u64);
+    for usage in entries.iter().filter_map(|e| e.usage) {
+        input_tokens += usage.input_tokens as u64;
+        output_tokens += usage.output_tokens as u64;
+    }
+    let cost = crate::llm::pricing::run_cost(&service.config, &run.agent, &entries);
+    json!({
+        "id": run.id,
+        "agent": run.agent,
+        "component": run.component_digest,
+        "input": run.input,
+        "status": run.status,
+        "output": run.output,
+        "error": run.error,
+        "created_at_ms": run.created_at_ms,
+        "updated_at_ms": run.updated_at_ms,
+        "waiting": waiting,
+        "entries": entries.len(),
+        "tokens": { "input": input_tokens, "output": output_tokens },
+        "cost": cost,
+    })
+}
+
+/// An entry as the API shows it.
+pub fn entry_view(entry: &Entry) -> Value {
+    let mut v = serde_json::to_value(entry).unwrap_or(Value::Null);
+    if let Some(map) = v.as_object_mut() {
+        map.remove("request_digest");
+    }
+    v
+}
+
+/// Runs a blocking journal read off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("a journal read failed: {e}"),
+        )
+    })?
+}
+
+#[derive(Deserialize)]
+struct ComponentPath {
+    path: String,
+}
+
+async fn register_component(
+    State(service): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let (bytes, source) = if is_json {
+        let ComponentPath { path } = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "expected {{\"path\": \"/path/to/agent.wasm\"}} or the component's bytes as application/wasm: {e}"
+            ))
+        })?;
+        let bytes = std::fs::read(&path).map_err(|e| {
+            ApiError::bad_request(format!(
+                "cannot read component {path} on the server: {e}; give a path the server can read, or upload the bytes as application/wasm"
+            ))
+        })?;
+        (bytes, path)
+    } else {
+        (body.to_vec(), "upload".to_string())
+    };
+    let size = bytes.len();
+    let digest = service.register(&bytes, &source).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_component",
+            format!("{e:#}"),
+        )
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "digest": digest, "size": size, "compiled": true })),
+    ))
+}
+
+async fn list_components(State(service): Shared) -> Json<Value> {
+    let components: Vec<Value> = service
+        .components
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(digest, c)| json!({ "digest": digest, "size": c.size, "source": c.source }))
+        .collect();
+    Json(json!({ "components": components }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRun {
+    agent: String,
+    #[serde(default)]
+    input: String,
+    component: Option<String>,
+}
+
+async fn create_run(
+    State(service): Shared,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let request: CreateRun = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{\"agent\": NAME, \"input\": TEXT, \"component\": optional digest}}: {e}"
+        ))
+    })?;
+    if service.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the service is shutting down; start the run on the next one",
+        ));
+    }
+    if !service.config.agents.contains_key(&request.agent) {
+        let known: Vec<&str> = service.config.agents.keys().map(String::as_str).collect();
+        return Err(ApiError::bad_request(format!(
+            "no agent `{}` in {}; configured agents: {}",
+            request.agent,
+            service.config.describe_source(),
+            if known.is_empty() {
+                "none (add an [agents.NAME] table)".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    crate::runtime::build_grants(&service.config, &request.agent)
+        .map_err(|e| ApiError::bad_request(format!("agent `{}`: {e:#}", request.agent)))?;
+    let digest = match request.component {
+        Some(digest) => {
+            let known = service
+                .components
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(&digest);
+            if !known {
+                return Err(ApiError::bad_request(format!(
+                    "no component {digest} is registered; upload it first with POST /v1/components"
+                )));
+            }
+            digest
+        }
+        None => service.configured_component(&request.agent).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "agent `{}` has no usable `component` in the configuration; give \"component\": a digest from POST /v1/components",
+                request.agent
+            ))
+        })?,
+    };
+    let run = service
+        .create_run(&request.agent, &digest, request.input)
+        .await?;
+    let view = run_view(&service, &run);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Deserialize)]
+struct RunFilter {
+    status: Option<String>,
+    agent: Option<String>,
+    #[serde(default)]
+    waiting: bool,
+    limit: Option<usize>,
+}
+
+async fn list_runs(State(service): Shared, Query(filter): Query<RunFilter>) -> ApiResult<Json<Value>> {
+    let status = match filter.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(s.parse::<RunStatus>().map_err(|e| {
+            ApiError::bad_request(format!(
+                "{e}; use one of: {}",
+                RunStatus::ALL.map(|s| s.as_str()).join(", ")
+            ))
+        })?),
+    };
+    let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+    let svc = service.clone();
+    let runs = blocking(move || {
+        let runs = svc.journal.runs()?;
+        let views: Vec<Value> = runs
+            .iter()
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .filter(|r| filter.agent.as_deref().is_none_or(|a| r.agent == a))
+            .filter(|r| !filter.waiting || r.status == RunStatus::Suspended)
+            .take(limit)
+            .map(|r| run_view(&svc, r))
+            .collect();
+        Ok(views)
+    })
+    .await?;
+    Ok(Json(json!({ "runs": runs })))
+}
+
+async fn get_run(State(service): Shared, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let svc = service.clone();
+    blocking(move || {
+        let run = svc.journal.find_run(&id)?;
+        Ok(Json(run_view(&svc, &run)))
+    })
+    .await
+}
+
+async fn get_entries(State(service): Shared, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let svc = service.clone();
+    blocking(move || {
+        let run = svc.journal.find_run(&id)?;
+        let entries: Vec<Value> = svc.journal.entries(&run.id)?.iter().map(entry_view).collect();
+        Ok(Json(json!({ "entries": entries })))
+    })
+    .await
+}
+
+async fn get_events(State(service): Shared, Path(id): Path<String>) -> ApiResult<Response> {
+    let run = service.journal.find_run(&id)?;
+    Ok(super::events::stream(service, run.id).into_response())
+}
+
+/// Parses an optional JSON body (empty means `{}`).
+fn body_json<T: serde::de::DeserializeOwned + Default>(body: &Bytes, shape: &str) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("expected {shape}: {e}")))
+}
+
+/// Records an answer, then wakes the scheduler to go on with the run.
+async fn answer(
+    service: Arc<Service>,
+    id: String,
+    kind: EntryKind,
+    signal: Option<String>,
+    value: Value,
+) -> ApiResult<Json<Value>> {
+    let svc = service.clone();
+    let run = blocking(move || {
+        let (run, _) = crate::waiting::answer(&*svc.journal, &id, kind, signal.as_deref(), value)?;
+        Ok(svc.journal.find_run(&run.id)?)
+    })
+    .await?;
+    service.wake.notify_one();
+    service.publish_status(&run.id);
+    Ok(Json(run_view(&service, &run)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Approve {
+    note: Option<String>,
+    details: Option<String>,
+    by: Option<String>,
+}
+
+async fn approve(
+    State(service): Shared,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let a: Approve = body_json(&body, "{\"note\", \"details\", \"by\"} (all optional)")?;
+    let value = json!({
+        "decision": "approved",
+        "details": a.details,
+        "note": a.note,
+        "by": a.by.unwrap_or_else(|| "api".into()),
+        "at_ms": now_ms(),
+    });
+    answer(service, id, EntryKind::Approval, None, value).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Reject {
+    reason: Option<String>,
+    by: Option<String>,
+}
+
+async fn reject(
+    State(service): Shared,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let r: Reject = body_json(&body, "{\"reason\": TEXT, \"by\": optional}")?;
+    let Some(reason) = r.reason.filter(|r| !r.trim().is_empty()) else {
+        return Err(ApiError::bad_request(
+            "a rejection needs a reason: {\"reason\": \"why\"}; the agent is told it",
+        ));
+    };
+    let value = json!({
+        "decision": "rejected",
+        "reason": reason,
+        "by": r.by.unwrap_or_else(|| "api".into()),
+        "at_ms": now_ms(),
+    });
+    answer(service, id, EntryKind::Approval, None, value).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Signal {
+    data: Option<Value>,
+    by: Option<String>,
+}
+
+async fn signal(
+    State(service): Shared,
+    Path((id, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let s: Signal = body_json(&body, "{\"data\": any JSON (optional)}")?;
+    let value = json!({
+        "payload": s.data.map(|d| d.to_string()),
+        "by": s.by.unwrap_or_else(|| "api".into()),
+        "at_ms": now_ms(),
+    });
+    answer(service, id, EntryKind::Signal, Some(name), value).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Cancel {
+    reason: Option<String>,
+}
+
+async fn cancel(
+    State(service): Shared,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let c: Cancel = body_json(&body, "{\"reason\": optional text}")?;
+    let run = service.journal.find_run(&id)?;
+    service
+        .cancel(&run, c.reason.as_deref())
+        .await
+        .map_err(ApiError::conflict)?;
+    let run = service.journal.find_run(&run.id)?;
+    Ok(Json(run_view(&service, &run)))
+}

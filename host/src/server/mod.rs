@@ -1,0 +1,470 @@
+//! `relive serve`: many runs in one process, an HTTP API, live events and
+//! a web UI.
+//!
+//! The service owns one [`Runtime`] (one engine, one linker, compiled
+//! components shared by every run) and one journal. A scheduler claims
+//! runs that are ready — new runs, runs orphaned by a crash, due timers,
+//! answered approvals and delivered signals — with a lease (see
+//! [`crate::lease`]), and drives each on its own task, at most
+//! `max_runs` at a time. Everything a run needs to go on is in the
+//! journal, so the service keeps no state of its own: a restarted service
+//! finds the same runs ready and carries on.
+
+mod api;
+mod events;
+
+use crate::config::Config;
+use crate::journal::{Journal, JournalError, NewRun, RunRecord, RunStatus, now_ms};
+use crate::replay::TimerPolicy;
+use crate::runtime::{Outcome, Runtime};
+use anyhow::{Context as _, anyhow, bail};
+use events::Hub;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+
+/// How `relive serve` is set up.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    /// Bearer token every API request must carry; required off loopback.
+    pub token: Option<String>,
+    /// Most runs executing at once.
+    pub max_runs: usize,
+    /// How long a shutdown waits for runs to reach their next host call.
+    pub grace: Duration,
+}
+
+/// A component the service knows, by digest.
+#[derive(Clone, Debug)]
+pub(crate) struct ComponentInfo {
+    pub size: usize,
+    /// Where it came from: a path, "upload", or "journal".
+    pub source: String,
+}
+
+/// The service's shared state.
+pub(crate) struct Service {
+    pub runtime: Runtime,
+    pub journal: Arc<dyn Journal>,
+    pub config: Config,
+    pub hub: Hub,
+    pub options: ServeOptions,
+    pub components: Mutex<BTreeMap<String, ComponentInfo>>,
+    /// The digest of each agent's configured component.
+    agent_components: Mutex<HashMap<String, String>>,
+    /// Runs executing in this process, by id.
+    active: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    slots: Arc<Semaphore>,
+    /// Wakes the scheduler (a run was created or answered, or a slot freed).
+    pub wake: Notify,
+    pub stopping: AtomicBool,
+    /// Told when the service stops, so that event streams end.
+    pub stopped: tokio::sync::watch::Sender<bool>,
+}
+
+/// How often the scheduler looks for ready runs when nothing wakes it:
+/// answers given by another process (`relive approve`) are seen this late.
+const POLL: Duration = Duration::from_millis(500);
+/// How long a run that the host could not execute (a missing component, a
+/// configuration error) waits before it is tried again.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(30);
+
+/// Runs the service until SIGTERM or SIGINT.
+pub async fn serve(
+    journal: Arc<dyn Journal>,
+    config: Config,
+    options: ServeOptions,
+) -> anyhow::Result<()> {
+    if !options.listen.ip().is_loopback() && options.token.is_none() {
+        bail!(
+            "refusing to listen on {} without a token: anyone who can reach it could start agents and answer approvals. Set RELIVE_TOKEN (or --token-file), or listen on 127.0.0.1",
+            options.listen
+        );
+    }
+    if options.max_runs == 0 {
+        bail!("--max-runs must be at least 1");
+    }
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let local = listener.local_addr()?;
+    let runtime = Runtime::new(journal.clone())?;
+    let service = Arc::new(Service {
+        runtime,
+        journal,
+        slots: Arc::new(Semaphore::new(options.max_runs)),
+        config,
+        hub: Hub::default(),
+        options,
+        components: Default::default(),
+        agent_components: Default::default(),
+        active: Default::default(),
+        wake: Notify::new(),
+        stopping: AtomicBool::new(false),
+        stopped: tokio::sync::watch::channel(false).0,
+    });
+    service.register_configured().await;
+    let recovered = service.break_dead_leases()?;
+    eprintln!(
+        "relive: serving on http://{local} (web UI at http://{local}/, API at http://{local}/v1, OpenAPI at http://{local}/openapi.json); up to {} runs at once{}",
+        service.options.max_runs,
+        if recovered > 0 {
+            format!("; recovering {recovered} runs of a stopped relive")
+        } else {
+            String::new()
+        }
+    );
+    let scheduler = tokio::spawn(service.clone().schedule());
+    let app = api::router(service.clone());
+    let mut stopped = service.stopped.subscribe();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+    shutdown_signal().await;
+    service.shutdown().await;
+    scheduler.abort();
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Err(e))) => eprintln!("relive: warning: the HTTP server stopped with: {e}"),
+        Err(_) => eprintln!("relive: warning: open connections did not close within 5 s"),
+        _ => {}
+    }
+    eprintln!("relive: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+    tokio::select! {
+        _ = term.recv() => eprintln!("relive: SIGTERM received, shutting down"),
+        _ = int.recv() => eprintln!("relive: SIGINT received, shutting down"),
+    }
+}
+
+impl Service {
+    /// Compiles the components named in relive.toml, so the first run of
+    /// each agent starts at once.
+    async fn register_configured(&self) {
+        for (agent, cfg) in &self.config.agents {
+            let Some(path) = &cfg.component else { continue };
+            let path = self.config.base_dir.join(path);
+            match std::fs::read(&path) {
+                Ok(bytes) => match self.register(&bytes, &path.display().to_string()).await {
+                    Ok(digest) => {
+                        self.agent_components
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(agent.clone(), digest);
+                    }
+                    Err(e) => eprintln!(
+                        "relive: warning: agent `{agent}`: component {}: {e:#}",
+                        path.display()
+                    ),
+                },
+                Err(e) => eprintln!(
+                    "relive: warning: agent `{agent}`: cannot read component {}: {e}; runs of `{agent}` need a component given by digest",
+                    path.display()
+                ),
+            }
+        }
+    }
+
+    /// Checks, compiles and stores a component; returns its digest.
+    pub async fn register(&self, bytes: &[u8], source: &str) -> anyhow::Result<String> {
+        let digest = crate::journal::component_digest(bytes);
+        let max = crate::limits::Limits::resolve(
+            &self.config.limits,
+            &Default::default(),
+            "(any agent)",
+        )
+        .max_component_bytes;
+        self.runtime
+            .prepared(&digest, source, bytes, max)
+            .map_err(|e| anyhow!(e))?;
+        self.journal
+            .put_component(&digest, bytes)
+            .wait()
+            .await
+            .context("cannot store the component in the journal")?;
+        self.components
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(digest.clone())
+            .or_insert(ComponentInfo {
+                size: bytes.len(),
+                source: source.to_string(),
+            });
+        Ok(digest)
+    }
+
+    /// The digest of the component configured for `agent`.
+    pub fn configured_component(&self, agent: &str) -> Option<String> {
+        self.agent_components
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(agent)
+            .cloned()
+    }
+
+    /// Creates a run; the scheduler starts it at once.
+    pub async fn create_run(
+        &self,
+        agent: &str,
+        digest: &str,
+        input: String,
+    ) -> Result<RunRecord, JournalError> {
+        let run = NewRun {
+            id: crate::journal::new_run_id(),
+            agent: agent.to_string(),
+            component_digest: digest.to_string(),
+            input,
+            config_path: self
+                .config
+                .source
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+                .map(|p| p.display().to_string()),
+            lease: None,
+        };
+        let id = run.id.clone();
+        self.journal.create_run(run).wait().await?;
+        self.wake.notify_one();
+        self.journal.find_run(&id)
+    }
+
+    /// Frees the leases of dead relive processes on this host, so that
+    /// their runs are recovered now rather than when the leases expire.
+    fn break_dead_leases(&self) -> Result<usize, JournalError> {
+        let mut freed = 0;
+        for owner in self.journal.lease_owners()? {
+            if crate::lease::is_dead(&owner) {
+                freed += self.journal.break_leases(&owner)?;
+            }
+        }
+        Ok(freed)
+    }
+
+    pub fn is_active(&self, run_id: &str) -> bool {
+        self.lock_active().contains_key(run_id)
+    }
+
+    pub fn active_count(&self) -> usize {
+        self.lock_active().len()
+    }
+
+    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Claims ready runs while slots are free; sleeps until the next run is
+    /// due, something wakes it, or [`POLL`] passes.
+    async fn schedule(self: Arc<Self>) {
+        let mut last_sweep = std::time::Instant::now();
+        loop {
+            if self.stopping.load(Ordering::Relaxed) {
+                return;
+            }
+            if last_sweep.elapsed() > crate::lease::RENEW_EVERY {
+                last_sweep = std::time::Instant::now();
+                if let Err(e) = self.break_dead_leases() {
+                    eprintln!("relive: warning: cannot check run leases: {e}");
+                }
+            }
+            let next = match self.claim_ready() {
+                Ok(next) => next,
+                Err(e) => {
+                    eprintln!("relive: warning: cannot look for ready runs: {e}");
+                    Some(POLL)
+                }
+            };
+            let sleep = next.unwrap_or(POLL).min(POLL);
+            let _ = tokio::time::timeout(sleep, self.wake.notified()).await;
+        }
+    }
+
+    /// Starts what is ready; returns how long until the next run is due
+    /// (zero when free slots may find more work at once).
+    fn claim_ready(self: &Arc<Self>) -> Result<Option<Duration>, JournalError> {
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let ready = self.journal.ready_runs(now, free + self.active_count())?;
+        let mut started = 0;
+        for run in ready {
+            if self.is_active(&run.id) {
+                continue;
+            }
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            if !self
+                .journal
+                .claim(&run.id, &crate::lease::fresh(), now, None)?
+            {
+                continue; // another process was quicker
+            }
+            started += 1;
+            self.spawn_drive(run.id, permit);
+        }
+        if started > 0 && self.slots.available_permits() > 0 {
+            return Ok(Some(Duration::ZERO));
+        }
+        Ok(self
+            .journal
+            .next_ready_at()?
+            .map(|at| Duration::from_millis((at - now_ms()).max(0) as u64)))
+    }
+
+    fn spawn_drive(self: &Arc<Self>, run_id: String, permit: tokio::sync::OwnedSemaphorePermit) {
+        let service = self.clone();
+        let id = run_id.clone();
+        // Registered before it runs: the task removes itself at its end.
+        let mut active = self.lock_active();
+        let task = tokio::spawn(async move {
+            service.drive(&id).await;
+            service.lock_active().remove(&id);
+            drop(permit);
+            service.hub.prune(&id);
+            service.wake.notify_one();
+        });
+        active.insert(run_id, task.abort_handle());
+    }
+
+    /// Executes one claimed run until it ends, suspends or is interrupted.
+    async fn drive(&self, run_id: &str) {
+        let record = match self.journal.find_run(run_id) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("relive: run {run_id}: {e}");
+                return;
+            }
+        };
+        self.publish_status(run_id);
+        let observer = self.hub.observer(run_id);
+        let result = self
+            .runtime
+            .resume(&record, &self.config, Some(observer), TimerPolicy::Suspend)
+            .await;
+        match result {
+            Ok(report) => {
+                if report.outcome == Outcome::Interrupted {
+                    return;
+                }
+                self.publish_status(run_id);
+            }
+            Err(e) => {
+                // The host could not do its part: leave the run as it is
+                // and try again later, saying why.
+                eprintln!(
+                    "relive: run {run_id} could not be executed: {e:#}; it is retried in {} s",
+                    RETRY_AFTER_ERROR.as_secs()
+                );
+                let _ = self.journal.release(run_id, crate::lease::me());
+                let _ = self
+                    .journal
+                    .set_ready(
+                        run_id,
+                        Some(now_ms() + RETRY_AFTER_ERROR.as_millis() as i64),
+                        crate::journal::Durability::Commit,
+                    )
+                    .wait()
+                    .await;
+                self.publish_status(run_id);
+            }
+        }
+    }
+
+    /// Tells a run's event subscribers that its status may have changed.
+    pub fn publish_status(&self, run_id: &str) {
+        self.hub.publish(run_id, events::Live::Status);
+    }
+
+    /// Cancels a run: stops it if it executes here, then marks it
+    /// cancelled. A run executed by another live process is refused.
+    pub async fn cancel(&self, run: &RunRecord, reason: Option<&str>) -> Result<(), String> {
+        if run.status.is_final() {
+            return Err(format!(
+                "run {} is {} already; only running, suspended or uncertain runs can be cancelled",
+                run.id, run.status
+            ));
+        }
+        let task = self.lock_active().remove(&run.id);
+        if let Some(task) = task {
+            task.abort();
+            // Wait until the run's task is gone, so that nothing it queued
+            // can land after the cancellation.
+            for _ in 0..500 {
+                if task.is_finished() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        } else if let Ok(Some(lease)) = self.journal.lease(&run.id)
+            && lease.owner != crate::lease::me()
+            && lease.expires_at_ms > now_ms()
+            && !crate::lease::is_dead(&lease.owner)
+        {
+            return Err(format!(
+                "run {} is being executed by another relive process ({}); cancel it there",
+                run.id, lease.owner
+            ));
+        }
+        let error = format!(
+            "cancelled by an operator{}",
+            reason.map(|r| format!(": {r}")).unwrap_or_default()
+        );
+        self.journal
+            .set_status(
+                &run.id,
+                RunStatus::Cancelled,
+                None,
+                Some(error),
+                crate::journal::Durability::Sync,
+            )
+            .wait()
+            .await
+            .map_err(|e| e.to_string())?;
+        self.publish_status(&run.id);
+        Ok(())
+    }
+
+    /// Stops claiming runs, lets running ones reach their next host call,
+    /// and after the grace period stops whatever is left. Every run that
+    /// did not end stays `running` with its lease given up, so the next
+    /// start of a service resumes it at once.
+    async fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.runtime.interrupt();
+        let active = self.active_count();
+        if active > 0 {
+            eprintln!(
+                "relive: waiting up to {} s for {active} runs to reach their next host call",
+                self.options.grace.as_secs()
+            );
+        }
+        let deadline = tokio::time::Instant::now() + self.options.grace;
+        while self.active_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left: Vec<(String, tokio::task::AbortHandle)> = self.lock_active().drain().collect();
+        for (id, task) in &left {
+            task.abort();
+            let _ = self.journal.release(id, crate::lease::me());
+        }
+        if !left.is_empty() {
+            eprintln!(
+                "relive: {} runs were stopped in a host call; they are resumed on the next start",
+                left.len()
+            );
+        }
+        let _ = self.stopped.send(true);
+    }
+}
