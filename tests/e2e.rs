@@ -12,4 +12,6 @@ mod openai;
 mod record_replay;
 mod replay_tests;
 mod sandbox;
+mod serve;
 mod suspend;
+mod web_ui;

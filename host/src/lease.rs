@@ -153,7 +153,10 @@ mod tests {
         child.wait().unwrap();
         let owner = format!("{}:{pid}:{}", hostname(), start.unwrap_or_default());
         assert!(is_dead(&owner), "{owner} should be dead");
-        assert!(!is_dead(&format!("elsewhere:{pid}:1")), "other hosts expire");
+        assert!(
+            !is_dead(&format!("elsewhere:{pid}:1")),
+            "other hosts expire"
+        );
         assert!(!is_dead("garbage"));
     }
 }

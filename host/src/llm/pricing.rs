@@ -117,7 +117,9 @@ mod tests {
 /// model it used has no prices (or no LLM call was made).
 pub fn run_cost(
     config: &crate::config::Config,
-    agent: &str, entries: &[crate::journal::Entry]) -> Option<f64> {
+    agent: &str,
+    entries: &[crate::journal::Entry],
+) -> Option<f64> {
     let default = config.agent(agent).models.first().cloned();
     let mut total = None;
     for e in entries
@@ -135,4 +137,3 @@ pub fn run_cost(
     }
     total
 }
-

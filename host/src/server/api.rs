@@ -26,18 +26,12 @@ const STYLE_CSS: &str = include_str!("ui/style.css");
 
 /// Every route of the service.
 pub fn router(service: Arc<Service>) -> Router {
-    let max_component = crate::limits::Limits::resolve(
-        &service.config.limits,
-        &Default::default(),
-        "(any agent)",
-    )
-    .max_component_bytes;
-    let max_call = crate::limits::Limits::resolve(
-        &service.config.limits,
-        &Default::default(),
-        "(any agent)",
-    )
-    .max_call_bytes;
+    let max_component =
+        crate::limits::Limits::resolve(&service.config.limits, &Default::default(), "(any agent)")
+            .max_component_bytes;
+    let max_call =
+        crate::limits::Limits::resolve(&service.config.limits, &Default::default(), "(any agent)")
+            .max_call_bytes;
     let api = Router::new()
         .route(
             "/v1/components",
@@ -209,7 +203,11 @@ async fn app_js() -> Response {
 }
 
 async fn style_css() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE_CSS).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        STYLE_CSS,
+    )
+        .into_response()
 }
 
 /// A run as the API shows it.
@@ -326,10 +324,7 @@ struct CreateRun {
     component: Option<String>,
 }
 
-async fn create_run(
-    State(service): Shared,
-    body: Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create_run(State(service): Shared, body: Bytes) -> ApiResult<(StatusCode, Json<Value>)> {
     let request: CreateRun = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{\"agent\": NAME, \"input\": TEXT, \"component\": optional digest}}: {e}"
@@ -394,7 +389,10 @@ struct RunFilter {
     limit: Option<usize>,
 }
 
-async fn list_runs(State(service): Shared, Query(filter): Query<RunFilter>) -> ApiResult<Json<Value>> {
+async fn list_runs(
+    State(service): Shared,
+    Query(filter): Query<RunFilter>,
+) -> ApiResult<Json<Value>> {
     let status = match filter.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(s.parse::<RunStatus>().map_err(|e| {
@@ -435,7 +433,12 @@ async fn get_entries(State(service): Shared, Path(id): Path<String>) -> ApiResul
     let svc = service.clone();
     blocking(move || {
         let run = svc.journal.find_run(&id)?;
-        let entries: Vec<Value> = svc.journal.entries(&run.id)?.iter().map(entry_view).collect();
+        let entries: Vec<Value> = svc
+            .journal
+            .entries(&run.id)?
+            .iter()
+            .map(entry_view)
+            .collect();
         Ok(Json(json!({ "entries": entries })))
     })
     .await

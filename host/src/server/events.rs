@@ -23,7 +23,11 @@ use tokio::sync::{broadcast, mpsc};
 #[derive(Clone, Debug)]
 pub enum Live {
     /// A host call started or completed (an entry as the API shows it).
-    Entry { seq: u64, completed: bool, view: Value },
+    Entry {
+        seq: u64,
+        completed: bool,
+        view: Value,
+    },
     /// A piece of streamed LLM text.
     Token { seq: u64, text: String },
     /// An LLM attempt failed and will be retried.
@@ -63,7 +67,10 @@ impl Hub {
     /// Forgets the channel of a run nobody listens to any more.
     pub fn prune(&self, run_id: &str) {
         let mut channels = self.lock();
-        if channels.get(run_id).is_some_and(|tx| tx.receiver_count() == 0) {
+        if channels
+            .get(run_id)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
             channels.remove(run_id);
         }
     }

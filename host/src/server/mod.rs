@@ -13,6 +13,8 @@
 mod api;
 mod events;
 
+pub use api::OPENAPI;
+
 use crate::config::Config;
 use crate::journal::{Journal, JournalError, NewRun, RunRecord, RunStatus, now_ms};
 use crate::replay::TimerPolicy;
@@ -178,12 +180,9 @@ impl Service {
     /// Checks, compiles and stores a component; returns its digest.
     pub async fn register(&self, bytes: &[u8], source: &str) -> anyhow::Result<String> {
         let digest = crate::journal::component_digest(bytes);
-        let max = crate::limits::Limits::resolve(
-            &self.config.limits,
-            &Default::default(),
-            "(any agent)",
-        )
-        .max_component_bytes;
+        let max =
+            crate::limits::Limits::resolve(&self.config.limits, &Default::default(), "(any agent)")
+                .max_component_bytes;
         self.runtime
             .prepared(&digest, source, bytes, max)
             .map_err(|e| anyhow!(e))?;

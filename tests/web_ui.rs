@@ -1,0 +1,180 @@
+//! The web UI of `relive serve`, driven in headless Chromium (Debian's
+//! `chromium` package) by `tests/browser/ui.test.mjs` through Playwright.
+//!
+//! The Rust side sets the stage — a real service with a bearer token, one
+//! completed run and one run waiting for an approval — and the browser test
+//! checks the runs list and its filters, a run's timeline against the API,
+//! an expanded entry, the Approve button and the live updates that follow,
+//! and the token prompt. It writes a full-page screenshot of a timeline to
+//! `target/relive-ui.png`; `docs/relive-ui.png` (shown in the README) is a
+//! copy of it: re-bless with `cp target/relive-ui.png docs/relive-ui.png`
+//! after changing the UI.
+//!
+//! Needs `node` and `/usr/bin/chromium` (or `$CHROMIUM`); `.ci/run` installs
+//! both. Without them the test says what is missing and passes, except under
+//! CI (`CI` set), where a missing browser is a failure.
+
+use crate::serve::{Served, example, http, is_final, read};
+use crate::support::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "ui-test-token-4a1c";
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// Whether the browser test can run here; if not, why.
+fn missing_tools() -> Option<String> {
+    if !chromium().exists() {
+        return Some(format!(
+            "no browser at {} (apt-get install chromium, or set CHROMIUM)",
+            chromium().display()
+        ));
+    }
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Some("no `node` on PATH (apt-get install nodejs)".into());
+    }
+    None
+}
+
+/// `npm ci` in tests/browser when playwright-core is not installed yet.
+fn install_playwright(dir: &Path) {
+    if dir.join("node_modules/playwright-core").exists() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .status()
+        .expect("npm runs");
+    assert!(status.success(), "`npm ci` in {} failed", dir.display());
+}
+
+fn post_with_token(s: &Served, path: &str, body: Value) -> Value {
+    let (code, resp) = http("POST", &s.url(path), Some(body), Some(TOKEN));
+    assert!(code == 200 || code == 201, "POST {path}: {code} {resp}");
+    resp
+}
+
+/// Polls a run (with the token) until `done` holds, within 30 s.
+fn wait_with_token(s: &Served, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let begun = Instant::now();
+    loop {
+        let (code, run) = http("GET", &s.url(&format!("/v1/runs/{id}")), None, Some(TOKEN));
+        assert_eq!(code, 200, "{run}");
+        if done(&run) {
+            return run;
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "run {id}: {run}\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn web_ui_lists_runs_shows_a_timeline_and_approves_in_the_browser() {
+    if let Some(why) = missing_tools() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the browser test cannot run under CI: {why}"
+        );
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let browser_dir = root().join("tests/browser");
+    install_playwright(&browser_dir);
+
+    let scratch = example("approver");
+    let outbox = scratch.file("outbox.log");
+    let s = Served::start(
+        &scratch,
+        &[],
+        &[
+            ("OUTBOX", outbox.to_str().unwrap()),
+            ("RELIVE_TOKEN", TOKEN),
+        ],
+    );
+    // Without the token the API refuses; the UI test checks the prompt.
+    let (code, _) = http("GET", &s.url("/v1/runs"), None, None);
+    assert_eq!(code, 401);
+
+    // A completed run: approved through the API.
+    let done = post_with_token(
+        &s,
+        "/v1/runs",
+        json!({ "agent": "approver", "input": "ship v1" }),
+    );
+    let done = done["id"].as_str().unwrap().to_string();
+    wait_with_token(&s, &done, |r| r["status"] == "suspended");
+    post_with_token(
+        &s,
+        &format!("/v1/runs/{done}/approve"),
+        json!({ "by": "test" }),
+    );
+    let run = wait_with_token(&s, &done, is_final);
+    assert_eq!(run["status"], "completed", "{run}");
+
+    // A run left waiting for the browser to approve it.
+    let waiting = post_with_token(
+        &s,
+        "/v1/runs",
+        json!({ "agent": "approver", "input": "ship v2" }),
+    );
+    let waiting = waiting["id"].as_str().unwrap().to_string();
+    wait_with_token(&s, &waiting, |r| r["waiting"]["kind"] == "approval");
+
+    let screenshot = root().join("target/relive-ui.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let mut child = Command::new("node")
+        .arg("ui.test.mjs")
+        .arg(&s.base)
+        .arg(TOKEN)
+        .arg(&screenshot)
+        .current_dir(&browser_dir)
+        .env("RELIVE_EXPECT_RUN_DONE", &done)
+        .env("RELIVE_EXPECT_RUN_WAITING", &waiting)
+        .env("RELIVE_EXPECT_APPROVED_STATUS", "completed")
+        .env("CHROMIUM", chromium())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    // ui.test.mjs bounds itself (20 × 15 s); this bound is the backstop.
+    let begun = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if begun.elapsed() > Duration::from_secs(360) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{report}\nservice log:\n{}",
+        s.log()
+    );
+    assert!(report.contains("checks passed"), "{report}");
+    eprintln!("{report}");
+    assert!(std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 10_000));
+
+    // What the browser did is in the journal: the approval, then the send.
+    let run = wait_with_token(&s, &waiting, is_final);
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(read(&outbox).lines().count(), 2, "{}", read(&outbox));
+}
