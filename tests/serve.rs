@@ -897,3 +897,48 @@ fn openapi_lists_every_route() {
     }
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
 }
+
+#[test]
+fn bodies_the_framework_refuses_still_get_json_errors() {
+    let scratch = example("stepper");
+    let config = scratch.file("relive.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text + "\n[limits]\nmax_call_bytes = 4096\n").unwrap();
+    let s = Served::start(&scratch, &[], &[]);
+    let input = "9".repeat(10_000);
+    let (code, body) = http(
+        "POST",
+        &s.url("/v1/runs"),
+        Some(json!({ "agent": "stepper", "input": input })),
+        None,
+    );
+    assert_eq!(code, 413, "{body}");
+    assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_call_bytes"),
+        "{body}"
+    );
+    // A wrong method, and a body that is not JSON.
+    let (code, body) = http("DELETE", &s.url("/v1/runs"), None, None);
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (405, Some("bad_request")),
+        "{body}"
+    );
+    let resp = block(async {
+        reqwest::Client::new()
+            .post(s.url("/v1/runs/x/approve"))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap()
+    });
+    let code = resp.status().as_u16();
+    let body: Value = block(resp.json()).unwrap();
+    assert!(code == 400 || code == 422 || code == 404, "{code} {body}");
+    assert!(body["error"]["code"].is_string(), "{body}");
+}

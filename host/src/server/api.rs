@@ -56,6 +56,7 @@ pub fn router(service: Arc<Service>) -> Router {
         )
         .route("/v1/runs/{id}/cancel", post(cancel))
         .fallback(not_found)
+        .layer(middleware::from_fn(json_rejections))
         .layer(middleware::from_fn_with_state(service.clone(), authorize));
     Router::new()
         .route("/healthz", get(health))
@@ -160,6 +161,51 @@ async fn authorize(State(service): Shared, request: Request, next: Next) -> Resp
 /// Compares secrets without leaking where they differ through timing.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// axum answers a body it refuses (over the size limit, unreadable) in
+/// plain text; the API answers every error in its JSON form, with the
+/// limit and the key that raises it for a body that is too large.
+async fn json_rejections(request: Request, next: Next) -> Response {
+    let components = request.uri().path().starts_with("/v1/components");
+    let response = next.run(request).await;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || response.status().is_success() {
+        return response;
+    }
+    let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        let (what, key) = if components {
+            ("a component", "max_component_mib")
+        } else {
+            (
+                "a request body (an input, a signal's data)",
+                "max_call_bytes",
+            )
+        };
+        return ApiError::new(
+            status,
+            "payload_too_large",
+            format!("{what} is larger than the limit; raise `{key}` under [limits] in relive.toml"),
+        )
+        .into_response();
+    }
+    if status.is_client_error() {
+        let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&text).trim().to_string();
+        let message = if text.is_empty() {
+            format!("{status}; GET /openapi.json lists the API")
+        } else {
+            text
+        };
+        return ApiError::new(status, "bad_request", message).into_response();
+    }
+    response
 }
 
 async fn not_found(request: Request) -> ApiError {

@@ -1,0 +1,8 @@
+//! One module per section of the benchmark (see `SECTIONS` in relive.rs).
+
+pub mod crash;
+pub mod local;
+pub mod replay;
+pub mod serve;
+pub mod start;
+pub mod steps;
