@@ -338,7 +338,9 @@ impl wit_tools::Host for HostState {
             Ok(t) if !t.idempotent() => Effect::NonIdempotent,
             _ => Effect::Idempotent,
         };
-        let request = if serde_json::from_str::<serde_json::Value>(&arguments).is_ok() {
+        // Checked once, without building a value: every replayed call pays it.
+        let invalid = serde_json::from_str::<serde::de::IgnoredAny>(&arguments).err();
+        let request = if invalid.is_none() {
             arguments.clone()
         } else {
             encode(&arguments)
@@ -351,7 +353,7 @@ impl wit_tools::Host for HostState {
                 let outcome: Result<String, ToolError> = match tool {
                     Err(e) => Err(e),
                     Ok(tool) => {
-                        if let Err(e) = serde_json::from_str::<serde_json::Value>(&arguments) {
+                        if let Some(e) = invalid {
                             Err(ToolError::InvalidArguments(format!(
                                 "arguments of tool `{tool_name}` are not valid JSON: {e}"
                             )))

@@ -138,6 +138,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, fsync: FsyncPolicy) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
+        gather(&rx, &mut batch);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
@@ -164,6 +165,30 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, fsync: FsyncPolicy) {
     // Queue closed: everything was committed above. Fold the WAL back into
     // the database so the file is self-contained when the process exits.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+/// How long a batch of lazy writes only waits for a write that somebody
+/// waits on, to share its commit. A durable step writes its `started`
+/// entry lazily and its result right after the tool returns: waiting
+/// turns two commits into one. Lazy writes are harmless to lose in a crash
+/// (DESIGN §3), so delaying them costs nothing but this latency.
+const LAZY_WINDOW: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Adds to `batch` what is queued; while the batch holds only lazy writes,
+/// waits up to [`LAZY_WINDOW`] for more.
+fn gather(rx: &mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    let deadline = std::time::Instant::now() + LAZY_WINDOW;
+    let mut lazy_only = batch.iter().all(|j| j.durability == Durability::Lazy);
+    while lazy_only && batch.len() < MAX_BATCH {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(job) => {
+                lazy_only = job.durability == Durability::Lazy;
+                batch.push(job);
+            }
+            Err(_) => return, // the window closed, or the queue did
+        }
+    }
 }
 
 /// Applies a batch in one transaction; returns one result per job.

@@ -56,6 +56,31 @@ pub fn cost(model: &ModelConfig, usage: Usage) -> Option<f64> {
     Prices::of(model).map(|prices| prices.cost(usage))
 }
 
+/// What a run's LLM calls cost at the configured prices; `None` when a
+/// model it used has no prices (or no LLM call was made).
+pub fn run_cost(
+    config: &crate::config::Config,
+    agent: &str,
+    entries: &[crate::journal::Entry],
+) -> Option<f64> {
+    let default = config.agent(agent).models.first().cloned();
+    let mut total = None;
+    for e in entries
+        .iter()
+        .filter(|e| e.kind == crate::journal::EntryKind::Llm)
+    {
+        let Some(usage) = e.usage else { continue };
+        let name = if e.name == "default" {
+            default.clone()?
+        } else {
+            e.name.clone()
+        };
+        let prices = Prices::of(config.models.get(&name)?)?;
+        *total.get_or_insert(0.0) += prices.cost(usage);
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,29 +136,4 @@ mod tests {
         let err = parse(&format!("{OPENAI}price_output = 1\n")).unwrap_err();
         assert!(err.contains("models.m.price_input"), "{err}");
     }
-}
-
-/// What a run's LLM calls cost at the configured prices; `None` when a
-/// model it used has no prices (or no LLM call was made).
-pub fn run_cost(
-    config: &crate::config::Config,
-    agent: &str,
-    entries: &[crate::journal::Entry],
-) -> Option<f64> {
-    let default = config.agent(agent).models.first().cloned();
-    let mut total = None;
-    for e in entries
-        .iter()
-        .filter(|e| e.kind == crate::journal::EntryKind::Llm)
-    {
-        let Some(usage) = e.usage else { continue };
-        let name = if e.name == "default" {
-            default.clone()?
-        } else {
-            e.name.clone()
-        };
-        let prices = Prices::of(config.models.get(&name)?)?;
-        *total.get_or_insert(0.0) += prices.cost(usage);
-    }
-    total
 }
