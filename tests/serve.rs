@@ -942,3 +942,56 @@ fn bodies_the_framework_refuses_still_get_json_errors() {
     assert!(code == 400 || code == 422 || code == 404, "{code} {body}");
     assert!(body["error"]["code"].is_string(), "{body}");
 }
+
+/// The compiled artifacts in a wasmtime cache directory (not its usage
+/// statistics), with their modification times.
+fn cached_artifacts(dir: &std::path::Path) -> BTreeMap<PathBuf, std::time::SystemTime> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.map_while(Result::ok) {
+            let path = entry.path();
+            let meta = entry.metadata().unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if meta.is_dir() {
+                stack.push(path);
+            } else if !name.ends_with(".stats") && !name.contains(".wip") {
+                found.insert(path, meta.modified().unwrap());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_restarted_service_takes_compiled_components_from_the_disk_cache() {
+    let scratch = example("stepper");
+    let cache = scratch.file("compile-cache");
+    let env = [("RELIVE_CACHE_DIR", cache.to_str().unwrap())];
+    let mut s = Served::start(&scratch, &[], &env);
+    let compiled = cached_artifacts(&cache);
+    assert!(
+        !compiled.is_empty(),
+        "starting compiled nothing into {}",
+        cache.display()
+    );
+    assert_eq!(s.terminate(Duration::from_secs(30)), Some(0));
+
+    let s = Served::start(&scratch, &[], &env);
+    let run = post(&s, "/v1/runs", json!({ "agent": "stepper", "input": "3" }));
+    let done = wait_run(
+        &s,
+        run["id"].as_str().unwrap(),
+        Duration::from_secs(30),
+        is_final,
+    );
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        cached_artifacts(&cache),
+        compiled,
+        "the restarted service compiled the component again instead of loading it"
+    );
+}
