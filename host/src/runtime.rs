@@ -112,6 +112,9 @@ pub struct Runtime {
     components: std::sync::Mutex<HashMap<String, AgentPre<HostState>>>,
     /// Set to stop every run of this runtime before its next host call.
     interrupt: Arc<AtomicBool>,
+    /// Grants built once per agent, when the configuration is fixed for
+    /// the runtime's life (see [`Runtime::keep_grants`]).
+    grants: Option<std::sync::Mutex<HashMap<String, Grants>>>,
     /// Renews the leases of the runs this process executes.
     _leases: crate::lease::Keeper,
 }
@@ -133,7 +136,33 @@ impl Runtime {
             journal,
             components: Default::default(),
             interrupt: Default::default(),
+            grants: None,
         })
+    }
+
+    /// Builds each agent's grants (its providers with their HTTP clients
+    /// and connection pools, its tools) once, and shares them between its
+    /// runs. For a runtime whose every run uses one configuration, as
+    /// `relive serve` does; providers and tools keep no per-run state.
+    pub fn keep_grants(mut self) -> Runtime {
+        self.grants = Some(Default::default());
+        self
+    }
+
+    /// The grants of `agent` under `config`.
+    pub fn grants(&self, config: &Config, agent: &str) -> anyhow::Result<Grants> {
+        let Some(cache) = &self.grants else {
+            return build_grants(config, agent);
+        };
+        if let Some(grants) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(agent) {
+            return Ok(grants.clone());
+        }
+        let grants = build_grants(config, agent)?;
+        cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(agent.to_string(), grants.clone());
+        Ok(grants)
     }
 
     /// Stops every run of this runtime before its next host call: calls
@@ -213,7 +242,7 @@ impl Runtime {
             bytes,
             input,
         } = request;
-        let grants = build_grants(config, agent)?;
+        let grants = self.grants(config, agent)?;
         let digest = component_digest(bytes);
         let known = self.is_prepared(&digest);
         let pre = self.prepared(&digest, path, bytes, grants.limits.max_component_bytes)?;
@@ -279,7 +308,7 @@ impl Runtime {
                 run.id
             );
         }
-        let grants = build_grants(config, &run.agent)?;
+        let grants = self.grants(config, &run.agent)?;
         let cached = self.lock_components().get(&run.component_digest).cloned();
         let pre = match cached {
             Some(pre) => pre,

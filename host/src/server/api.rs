@@ -396,7 +396,9 @@ async fn create_run(State(service): Shared, body: Bytes) -> ApiResult<(StatusCod
             }
         )));
     }
-    crate::runtime::build_grants(&service.config, &request.agent)
+    service
+        .runtime
+        .grants(&service.config, &request.agent)
         .map_err(|e| ApiError::bad_request(format!("agent `{}`: {e:#}", request.agent)))?;
     let digest = match request.component {
         Some(digest) => {

@@ -94,7 +94,9 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let local = listener.local_addr()?;
-    let runtime = Runtime::new(journal.clone())?;
+    // The configuration is fixed for the service's life: each agent's
+    // providers and tools are built once, not per run.
+    let runtime = Runtime::new(journal.clone())?.keep_grants();
     let service = Arc::new(Service {
         runtime,
         journal,
