@@ -493,7 +493,8 @@ pub trait Journal: Send + Sync {
     /// Frees every lease of `owner` (a process known to be dead); its runs
     /// become ready at once. Returns how many.
     fn break_leases(&self, owner: &str) -> Result<usize, JournalError>;
-    /// When the next run becomes ready, if any will.
+    /// When the next run becomes ready, if any will: a leased run, when
+    /// its lease expires.
     fn next_ready_at(&self) -> Result<Option<i64>, JournalError>;
     /// The current lease of a run, if any.
     fn lease(&self, run_id: &str) -> Result<Option<Lease>, JournalError>;

@@ -563,7 +563,11 @@ impl Journal for SqliteJournal {
     fn next_ready_at(&self) -> Result<Option<i64>, JournalError> {
         self.with_reader(|conn| {
             Ok(conn.query_row(
-                "SELECT MIN(ready_at) FROM runs WHERE ready_at IS NOT NULL
+                // A leased run is not ready before its lease expires: without
+                // this, every run being executed kept the scheduler spinning.
+                "SELECT MIN(CASE WHEN lease_owner IS NULL THEN ready_at
+                                 ELSE MAX(ready_at, lease_expires_at) END)
+                 FROM runs WHERE ready_at IS NOT NULL
                    AND status IN ('running', 'suspended')",
                 [],
                 |r| r.get(0),

@@ -307,3 +307,25 @@ fn processes_opening_a_new_journal_at_once_migrate_it_once() {
         h.join().unwrap().unwrap();
     }
 }
+
+/// Regression: the service's scheduler asked when the next run is ready
+/// and got the ready time of runs it was executing itself, in the past, so
+/// it looped without sleeping for as long as any run was active.
+#[test]
+fn a_leased_run_is_not_ready_before_its_lease_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    new_run(&j, "r1");
+    let now = now_ms();
+    assert!(j.next_ready_at().unwrap().is_some_and(|at| at <= now));
+    let lease = Lease {
+        owner: "me:1:1".into(),
+        expires_at_ms: now + 60_000,
+    };
+    assert!(j.claim("r1", &lease, now, None).unwrap());
+    assert_eq!(j.next_ready_at().unwrap(), Some(now + 60_000));
+    assert!(j.ready_runs(now, 10).unwrap().is_empty());
+    // Another run, not leased, is ready at once again.
+    new_run(&j, "r2");
+    assert!(j.next_ready_at().unwrap().is_some_and(|at| at <= now_ms()));
+}

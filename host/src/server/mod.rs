@@ -112,6 +112,7 @@ pub async fn serve(
         stopped: tokio::sync::watch::channel(false).0,
     });
     service.register_configured().await;
+    let signals = shutdown_signals()?;
     let recovered = service.break_dead_leases()?;
     eprintln!(
         "relive: serving on http://{local} (web UI at http://{local}/, API at http://{local}/v1, OpenAPI at http://{local}/openapi.json); up to {} runs at once{}",
@@ -129,7 +130,7 @@ pub async fn serve(
         let _ = stopped.wait_for(|s| *s).await;
     });
     let server = tokio::spawn(async move { server.await });
-    shutdown_signal().await;
+    shutdown_signal(signals).await;
     service.shutdown().await;
     scheduler.abort();
     match tokio::time::timeout(Duration::from_secs(5), server).await {
@@ -141,10 +142,19 @@ pub async fn serve(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT handlers, installed before the service says it is
+/// listening: a SIGTERM sent right after that must stop it gracefully.
+fn shutdown_signals() -> anyhow::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>
+{
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+    let term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok((term, int))
+}
+
+async fn shutdown_signal(
+    (mut term, mut int): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+) {
     tokio::select! {
         _ = term.recv() => eprintln!("relive: SIGTERM received, shutting down"),
         _ = int.recv() => eprintln!("relive: SIGINT received, shutting down"),
