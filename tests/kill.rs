@@ -131,17 +131,7 @@ pub(crate) fn kill_run(scratch: &Scratch, at: &KillAt) -> String {
 
 /// How often each idempotency key appears in the tool's counter file.
 fn tally_counts(scratch: &Scratch) -> HashMap<String, usize> {
-    let text = std::fs::read_to_string(scratch.file("tally.log")).unwrap_or_default();
-    let mut counts = HashMap::new();
-    for line in text.lines() {
-        let key = line
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        *counts.entry(key).or_insert(0) += 1;
-    }
-    counts
+    first_word_counts(&scratch.file("tally.log"))
 }
 
 fn kill_and_resume(at: KillAt) {

@@ -18,6 +18,9 @@ pub struct Served {
     child: Option<Child>,
     pub base: String,
     log: PathBuf,
+    /// The `RELIVE_TOKEN` it was started with: `get`, `post` and
+    /// `wait_run` send it.
+    token: Option<String>,
 }
 
 impl Served {
@@ -59,6 +62,10 @@ impl Served {
             child: Some(child),
             base: format!("http://{addr}"),
             log,
+            token: env
+                .iter()
+                .find(|(k, _)| *k == "RELIVE_TOKEN")
+                .map(|(_, v)| v.to_string()),
         }
     }
 
@@ -166,13 +173,13 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn get(s: &Served, path: &str) -> Value {
-    let (code, body) = http("GET", &s.url(path), None, None);
+    let (code, body) = http("GET", &s.url(path), None, s.token.as_deref());
     assert_eq!(code, 200, "GET {path}: {body}");
     body
 }
 
-fn post(s: &Served, path: &str, body: Value) -> Value {
-    let (code, resp) = http("POST", &s.url(path), Some(body), None);
+pub fn post(s: &Served, path: &str, body: Value) -> Value {
+    let (code, resp) = http("POST", &s.url(path), Some(body), s.token.as_deref());
     assert!(code == 200 || code == 201, "POST {path}: {code} {resp}");
     resp
 }
@@ -317,16 +324,7 @@ fn wait_all_final(s: &Served, ids: &[String], within: Duration) {
 
 /// Every tool execution logged by search.sh: idempotency key → count.
 fn executions(log: &std::path::Path) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for line in read(log).lines() {
-        let key = line
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        *counts.entry(key).or_insert(0) += 1;
-    }
-    counts
+    first_word_counts(log)
 }
 
 #[test]

@@ -14,9 +14,9 @@
 //! both. Without them the test says what is missing and passes, except under
 //! CI (`CI` set), where a missing browser is a failure.
 
-use crate::serve::{Served, example, http, is_final, read};
+use crate::serve::{Served, example, http, is_final, post, read, wait_run};
 use crate::support::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,30 +57,6 @@ fn install_playwright(dir: &Path) {
     assert!(status.success(), "`npm ci` in {} failed", dir.display());
 }
 
-fn post_with_token(s: &Served, path: &str, body: Value) -> Value {
-    let (code, resp) = http("POST", &s.url(path), Some(body), Some(TOKEN));
-    assert!(code == 200 || code == 201, "POST {path}: {code} {resp}");
-    resp
-}
-
-/// Polls a run (with the token) until `done` holds, within 30 s.
-fn wait_with_token(s: &Served, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let begun = Instant::now();
-    loop {
-        let (code, run) = http("GET", &s.url(&format!("/v1/runs/{id}")), None, Some(TOKEN));
-        assert_eq!(code, 200, "{run}");
-        if done(&run) {
-            return run;
-        }
-        assert!(
-            begun.elapsed() < Duration::from_secs(30),
-            "run {id}: {run}\n{}",
-            s.log()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 #[test]
 fn web_ui_lists_runs_shows_a_timeline_and_approves_in_the_browser() {
     if let Some(why) = missing_tools() {
@@ -109,29 +85,33 @@ fn web_ui_lists_runs_shows_a_timeline_and_approves_in_the_browser() {
     assert_eq!(code, 401);
 
     // A completed run: approved through the API.
-    let done = post_with_token(
+    let done = post(
         &s,
         "/v1/runs",
         json!({ "agent": "approver", "input": "ship v1" }),
     );
     let done = done["id"].as_str().unwrap().to_string();
-    wait_with_token(&s, &done, |r| r["status"] == "suspended");
-    post_with_token(
+    wait_run(&s, &done, Duration::from_secs(30), |r| {
+        r["status"] == "suspended"
+    });
+    post(
         &s,
         &format!("/v1/runs/{done}/approve"),
         json!({ "by": "test" }),
     );
-    let run = wait_with_token(&s, &done, is_final);
+    let run = wait_run(&s, &done, Duration::from_secs(30), is_final);
     assert_eq!(run["status"], "completed", "{run}");
 
     // A run left waiting for the browser to approve it.
-    let waiting = post_with_token(
+    let waiting = post(
         &s,
         "/v1/runs",
         json!({ "agent": "approver", "input": "ship v2" }),
     );
     let waiting = waiting["id"].as_str().unwrap().to_string();
-    wait_with_token(&s, &waiting, |r| r["waiting"]["kind"] == "approval");
+    wait_run(&s, &waiting, Duration::from_secs(30), |r| {
+        r["waiting"]["kind"] == "approval"
+    });
 
     let screenshot = root().join("target/relive-ui.png");
     let _ = std::fs::remove_file(&screenshot);
@@ -174,7 +154,7 @@ fn web_ui_lists_runs_shows_a_timeline_and_approves_in_the_browser() {
     assert!(std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 10_000));
 
     // What the browser did is in the journal: the approval, then the send.
-    let run = wait_with_token(&s, &waiting, is_final);
+    let run = wait_run(&s, &waiting, Duration::from_secs(30), is_final);
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(read(&outbox).lines().count(), 2, "{}", read(&outbox));
 }

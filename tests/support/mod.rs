@@ -253,3 +253,16 @@ pub fn serve(app: axum::Router) -> String {
     });
     format!("http://{}", rx.recv().unwrap())
 }
+
+/// How often each first word occurs at the start of a line of `path` (a
+/// tool's execution log: idempotency key → executions); empty if the file
+/// does not exist.
+pub fn first_word_counts(path: &Path) -> std::collections::HashMap<String, usize> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut counts = std::collections::HashMap::new();
+    for line in text.lines() {
+        let key = line.split_whitespace().next().unwrap_or_default();
+        *counts.entry(key.to_string()).or_insert(0) += 1;
+    }
+    counts
+}
