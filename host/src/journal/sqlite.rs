@@ -23,7 +23,7 @@ pub const APPLICATION_ID: i64 = 0x524c_5645;
 
 /// Numbered migrations; migration N brings the schema to `user_version` N.
 /// Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: components, runs, entries.
     r#"
     CREATE TABLE components (
@@ -280,12 +280,36 @@ fn prepare_schema(conn: &Connection, shown: &str) -> Result<(), JournalError> {
     if app_id == APPLICATION_ID && version == SCHEMA_VERSION {
         return Ok(()); // the common case: no write lock needed
     }
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(|e| map_open_error(e, shown.to_string()))?;
-    let result = migrate(conn, shown);
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    conn.execute_batch(end)?;
+    // Migrations that rebuild a table (SQLite cannot alter a constraint)
+    // drop the old table while other tables point at it. SQLite's documented
+    // way: foreign keys off, outside the transaction (the pragma is a no-op
+    // inside one), then `PRAGMA foreign_key_check` before the commit.
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let result = (|| {
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| map_open_error(e, shown.to_string()))?;
+        let result = migrate(conn, shown).and_then(|()| check_foreign_keys(conn, shown));
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        conn.execute_batch(end)?;
+        result
+    })();
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
     result
+}
+
+/// Refuses to commit a migration that left a row pointing at nothing.
+fn check_foreign_keys(conn: &Connection, shown: &str) -> Result<(), JournalError> {
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
+    let broken: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    if let Some((table, parent)) = broken.first() {
+        return Err(JournalError::Other(format!(
+            "cannot migrate journal {shown}: {} rows of `{table}` point at missing rows of `{parent}`; the journal is damaged: keep a copy and report it",
+            broken.len()
+        )));
+    }
+    Ok(())
 }
 
 fn stamp(conn: &Connection, shown: &str) -> Result<(i64, i64), JournalError> {

@@ -329,3 +329,47 @@ fn a_leased_run_is_not_ready_before_its_lease_expires() {
     new_run(&j, "r2");
     assert!(j.next_ready_at().unwrap().is_some_and(|at| at <= now_ms()));
 }
+
+/// Issue 12.1: a journal of schema 3 that holds entries must migrate. The
+/// rebuild of `runs` in migration 4 used to fail with `FOREIGN KEY
+/// constraint failed`, because dropping the old table counted a deferred
+/// violation for every entry that pointed at it.
+#[test]
+fn journal_of_schema_3_with_entries_migrates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+            .unwrap();
+        for (i, migration) in super::sqlite::MIGRATIONS.iter().take(3).enumerate() {
+            conn.execute_batch(migration).unwrap();
+            conn.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {};",
+                i + 1
+            ))
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO components VALUES ('sha256:c', 5, x'0061736d00', 1);
+             INSERT INTO runs (id, agent, component_digest, input, status, created_at, updated_at)
+                 VALUES ('r1', 'a', 'sha256:c', 'in', 'suspended', 1, 2);
+             INSERT INTO entries (run_id, seq, kind, name, request_digest, request, response, state, started_at)
+                 VALUES ('r1', 0, 'clock', 'wall', 'd', 'null', '[1,2]', 'completed', 1);",
+        )
+        .unwrap();
+    }
+    let j = SqliteJournal::open_existing(&path).unwrap();
+    assert_eq!(j.find_run("r1").unwrap().status, RunStatus::Suspended);
+    assert_eq!(j.entries("r1").unwrap().len(), 1);
+    drop(j);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let fk_on: i64 = conn
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .unwrap_or(0);
+    assert_eq!(fk_on, 0, "no foreign key violations after migrating");
+}
