@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod divergence;
+mod hardening;
 mod kill;
 mod llm_calls;
 mod openai;

@@ -9,6 +9,7 @@
 use crate::bindings::{wit_llm, wit_log, wit_tools, wit_types};
 use crate::journal::{Attempt, Completion, EntryKind};
 use crate::limits::{GuestLimiter, Limits};
+use crate::policy::RunPolicy;
 use crate::llm::{
     CallContext, ChatRequest, ChatResponse, EventSink, LlmError, Provider, ProviderEvent, ToolSpec,
 };
@@ -35,32 +36,58 @@ pub struct Grants {
     pub models: BTreeMap<String, Arc<dyn Provider>>,
     pub default_model: Option<String>,
     pub tools: BTreeMap<String, Arc<dyn Tool>>,
-    /// `budget_tokens` of the agent, if set.
-    pub budget_tokens: Option<u64>,
-    /// Tools that need a person's approval before each call.
-    pub approval_required: std::collections::BTreeSet<String>,
-    /// `budget_cost` of the agent, if set.
-    pub budget_cost: Option<f64>,
     /// Prices of the granted models that have them.
     pub prices: BTreeMap<String, crate::llm::Prices>,
-    /// The agent's resource limits.
+    /// The agent's resource limits (from `policy`).
     pub limits: Limits,
+    /// What shapes the run's journal: tools' idempotency and approval,
+    /// limits, budgets. Today's configuration for a new run; the recorded
+    /// one for a run that is resumed or replayed.
+    pub policy: RunPolicy,
 }
 
 impl Grants {
     /// No models, no tools, default limits: what a replay-only run gets.
     pub fn none(agent: &str) -> Grants {
+        let limits = Limits::defaults(agent);
         Grants {
             agent: agent.to_string(),
             config_source: "(none)".into(),
             models: BTreeMap::new(),
             default_model: None,
             tools: BTreeMap::new(),
-            budget_tokens: None,
-            budget_cost: None,
-            approval_required: Default::default(),
             prices: BTreeMap::new(),
-            limits: Limits::defaults(agent),
+            policy: RunPolicy {
+                version: crate::policy::POLICY_VERSION,
+                tools: BTreeMap::new(),
+                limits: limits.to_config(),
+                budget_tokens: None,
+                budget_cost: None,
+            },
+            limits,
+        }
+    }
+
+    /// These grants under a run's recorded policy (see [`RunPolicy`]).
+    pub fn with_policy(mut self, policy: RunPolicy) -> Grants {
+        self.limits = policy.limits(&self.agent);
+        self.policy = policy;
+        self
+    }
+
+    /// Whether an interrupted call of `name` may run again: as the run's
+    /// policy says, else as the tool says. An unknown tool does nothing
+    /// outside, so it is safe to repeat.
+    fn effect_of(&self, name: &str) -> Effect {
+        let idempotent = self
+            .policy
+            .idempotent(name)
+            .or_else(|| self.tools.get(name).map(|t| t.idempotent()))
+            .unwrap_or(true);
+        if idempotent {
+            Effect::Idempotent
+        } else {
+            Effect::NonIdempotent
         }
     }
 
@@ -220,7 +247,10 @@ impl wit_llm::Host for HostState {
                     };
                     let attempts = std::mem::take(&mut *attempts.lock().expect("not poisoned"));
                     Completion {
-                        usage: outcome.as_ref().ok().map(|r| r.usage),
+                        usage: outcome.as_ref().ok().map(|r| crate::journal::Usage {
+                            input_tokens: r.usage.input_tokens,
+                            output_tokens: r.usage.output_tokens,
+                        }),
                         response: encode(&outcome),
                         attempts,
                     }
@@ -236,7 +266,7 @@ impl wit_llm::Host for HostState {
             if let Some(price) = price {
                 self.spent_cost += price.cost(response.usage);
             }
-            if let Some(budget) = self.grants.budget_cost
+            if let Some(budget) = self.grants.policy.budget_cost
                 && self.spent_cost > budget
             {
                 let agent = &self.grants.agent;
@@ -245,7 +275,7 @@ impl wit_llm::Host for HostState {
                     self.spent_cost, self.grants.config_source
                 ))));
             }
-            if let Some(budget) = self.grants.budget_tokens
+            if let Some(budget) = self.grants.policy.budget_tokens
                 && self.spent_tokens > budget
             {
                 let agent = &self.grants.agent;
@@ -314,7 +344,9 @@ impl wit_tools::Host for HostState {
         self.check_size("tools.call arguments", arguments.len())?;
         let mut tool = self.grants.tool(&name).cloned();
         let mut arguments = arguments;
-        if tool.is_ok() && self.grants.approval_required.contains(&name) {
+        // Decided by the run's policy, not by whether the tool is granted
+        // now: a replay asks the same approvals the run asked.
+        if self.grants.policy.needs_approval(&name) {
             // The operator wants a person to approve each call: ask first
             // (a journaled wait); a rejection becomes the tool's error.
             let answer = self
@@ -333,10 +365,10 @@ impl wit_tools::Host for HostState {
                 }
             }
         }
-        // An unknown tool does nothing outside, so it is safe to repeat.
         let effect = match &tool {
-            Ok(t) if !t.idempotent() => Effect::NonIdempotent,
-            _ => Effect::Idempotent,
+            Ok(_) => self.grants.effect_of(&name),
+            // An unknown or refused tool does nothing outside.
+            Err(_) => Effect::Idempotent,
         };
         // Checked once, without building a value: every replayed call pays it.
         let invalid = serde_json::from_str::<serde::de::IgnoredAny>(&arguments).err();
@@ -398,6 +430,11 @@ impl wit_log::Host for HostState {
         let request = encode(&serde_json::json!({ "message": message }));
         self.recorder
             .local(EntryKind::Log, level.as_str(), request, || "null".into())
+            .map_err(|stop| self.recorder.fail(stop))?;
+        // A guest that logs faster than the journal commits waits here.
+        self.recorder
+            .relieve()
+            .await
             .map_err(|stop| self.recorder.fail(stop))?;
         Ok(())
     }

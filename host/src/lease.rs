@@ -2,13 +2,19 @@
 //!
 //! Whoever executes a run — `relive run`, `relive resume`, `relive serve` —
 //! holds its lease and renews it while it works, so that two processes never
-//! execute one run at once. A lease names its owner by host, process id and
-//! process start time: a process that finds a lease of a dead process on its
-//! own host takes it over at once instead of waiting for it to expire, which
-//! is what lets a restarted service recover its runs immediately after a
-//! SIGKILL.
+//! execute one run at once. Every claim of a lease yields a new generation,
+//! and every write made while executing the run carries it ([`Fence`]): the
+//! journal refuses writes of a process whose lease was taken over.
+//!
+//! A process is known by a random instance id, made at start-up, not by its
+//! host name and pid (containers share both). It registers itself in the
+//! journal with what tells it apart on its machine — the kernel's boot id,
+//! its PID namespace, pid and start time — so that a process on the same
+//! machine can tell that a lease holder is dead and take its runs over at
+//! once instead of waiting for the lease to expire (what lets a restarted
+//! service recover its runs right after a SIGKILL).
 
-use crate::journal::{Journal, JournalError, Lease, now_ms};
+use crate::journal::{Fence, Instance, Journal, JournalError};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -18,33 +24,49 @@ pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// How often a holder renews its leases.
 pub const RENEW_EVERY: Duration = Duration::from_secs(10);
 
-/// This process as a lease owner: `host:pid:start`.
-pub fn me() -> &'static str {
-    static ME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// This process: its instance id and what identifies it on its machine.
+pub fn instance() -> &'static Instance {
+    static ME: std::sync::OnceLock<Instance> = std::sync::OnceLock::new();
     ME.get_or_init(|| {
         let pid = std::process::id();
-        format!(
-            "{}:{pid}:{}",
-            hostname(),
-            start_time(pid).unwrap_or_default()
-        )
+        Instance {
+            id: new_instance_id(),
+            host: hostname(),
+            pid,
+            boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
+            pid_ns: std::fs::read_link("/proc/self/ns/pid")
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            start_time: start_time(pid).unwrap_or_default(),
+        }
     })
 }
 
-/// A lease for this process, valid for [`LEASE_TTL`] from now.
-pub fn fresh() -> Lease {
-    Lease {
-        owner: me().to_string(),
-        expires_at_ms: now_ms() + LEASE_TTL.as_millis() as i64,
-    }
+/// This process's instance id, as leases name it.
+pub fn me() -> &'static str {
+    &instance().id
+}
+
+/// `i-` and 16 random lowercase base32 characters.
+fn new_instance_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let random: u128 = rand::random();
+    let tail: String = (0..16)
+        .map(|i| ALPHABET[((random >> (i * 5)) & 31) as usize] as char)
+        .collect();
+    format!("i-{tail}")
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_string())
-        .ok()
+    Some(read_trimmed("/proc/sys/kernel/hostname"))
         .filter(|h| !h.is_empty())
+        .or_else(|| Some(read_trimmed("/etc/hostname")).filter(|h| !h.is_empty()))
         .unwrap_or_else(|| "localhost".into())
 }
 
@@ -58,49 +80,70 @@ fn start_time(pid: u32) -> Option<String> {
     after.split_whitespace().nth(19).map(str::to_string)
 }
 
-/// Whether `owner` is a process on this host that no longer exists. Owners
-/// on other hosts are never known to be dead: their leases expire.
-pub fn is_dead(owner: &str) -> bool {
-    let mut parts = owner.rsplitn(3, ':');
-    let (Some(start), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    if host != hostname() || owner == me() {
+/// Whether `other` is a process on this machine, in this PID namespace,
+/// that no longer exists. Anything else is never known to be dead: its
+/// leases expire.
+pub fn is_dead_instance(other: &Instance) -> bool {
+    let me = instance();
+    if other.id == me.id
+        || other.boot_id.is_empty()
+        || other.boot_id != me.boot_id
+        || other.pid_ns.is_empty()
+        || other.pid_ns != me.pid_ns
+    {
         return false;
     }
-    start_time(pid).as_deref() != Some(start)
+    start_time(other.pid).as_deref() != Some(other.start_time.as_str())
+}
+
+/// Whether the lease owner `owner` is known to be dead (see [`is_dead_instance`]).
+pub fn is_dead(journal: &dyn Journal, owner: &str) -> bool {
+    matches!(journal.instance(owner), Ok(Some(i)) if is_dead_instance(&i))
+}
+
+/// Registers this process in `journal`, so others can tell whether it lives.
+pub fn register(journal: &dyn Journal) -> Result<(), JournalError> {
+    journal.register_instance(instance())
 }
 
 /// Takes the lease of `run_id` for this process: free, expired, ours, or
-/// held by a dead process on this host. Otherwise says who holds it.
-pub fn acquire(journal: &dyn Journal, run_id: &str) -> Result<(), JournalError> {
-    let lease = fresh();
-    let now = now_ms();
-    if journal.claim(run_id, &lease, now, None)? {
-        return Ok(());
+/// held by a dead process on this machine. Otherwise says who holds it, or
+/// why the run cannot be claimed.
+pub fn acquire(journal: &dyn Journal, run_id: &str) -> Result<Fence, JournalError> {
+    if let Some(fence) = journal.claim(run_id, me(), LEASE_TTL, None)? {
+        return Ok(fence);
     }
     match journal.lease(run_id)? {
-        Some(held) if is_dead(&held.owner) => {
-            if journal.claim(run_id, &lease, now, Some(&held.owner))? {
-                return Ok(());
+        Some(held) if is_dead(journal, &held.owner) => {
+            if let Some(fence) = journal.claim(run_id, me(), LEASE_TTL, Some(&held.owner))? {
+                return Ok(fence);
             }
-            Err(busy(run_id, &held))
+            Err(busy(journal, run_id))
         }
-        Some(held) => Err(busy(run_id, &held)),
-        // No lease, yet not claimable: the run is neither running nor
-        // suspended; the caller's status checks say so better.
-        None => Ok(()),
+        Some(_) => Err(busy(journal, run_id)),
+        None => {
+            let run = journal.find_run(run_id)?;
+            Err(JournalError::Refused(format!(
+                "run {} is {} and cannot be resumed",
+                run.id, run.status
+            )))
+        }
     }
 }
 
-fn busy(run_id: &str, held: &Lease) -> JournalError {
-    let left = (held.expires_at_ms - now_ms()).max(0) / 1000;
-    JournalError::Other(format!(
-        "run {run_id} is being executed by another relive process ({}); its lease expires in {left} s unless renewed. Wait for it to finish, or stop that process first",
-        held.owner
+fn busy(journal: &dyn Journal, run_id: &str) -> JournalError {
+    let Ok(Some(held)) = journal.lease(run_id) else {
+        return JournalError::Refused(format!(
+            "run {run_id} could not be claimed; try again"
+        ));
+    };
+    let left = (held.expires_at_ms - crate::journal::now_ms()).max(0) / 1000;
+    let who = match journal.instance(&held.owner) {
+        Ok(Some(i)) => format!("instance {} on {} (pid {})", i.id, i.host, i.pid),
+        _ => format!("instance {}", held.owner),
+    };
+    JournalError::Refused(format!(
+        "run {run_id} is being executed by another relive process ({who}); its lease expires in {left} s unless renewed. Wait for it to finish, or stop that process first"
     ))
 }
 
@@ -117,8 +160,7 @@ impl Keeper {
             .name("relive-lease-keeper".into())
             .spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(RENEW_EVERY) {
-                    let until = now_ms() + LEASE_TTL.as_millis() as i64;
-                    if let Err(e) = journal.renew_leases(me(), until) {
+                    if let Err(e) = journal.renew_leases(me(), LEASE_TTL) {
                         eprintln!("relive: warning: cannot renew run leases: {e}");
                     }
                 }
@@ -146,17 +188,37 @@ mod tests {
 
     #[test]
     fn this_process_is_alive_and_a_finished_child_is_dead() {
-        assert!(!is_dead(me()));
+        let me = instance().clone();
+        assert!(me.id.starts_with("i-") && me.id.len() == 18, "{}", me.id);
+        assert!(!is_dead_instance(&me));
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
-        let start = start_time(pid);
+        let start = start_time(pid).unwrap_or_default();
         child.wait().unwrap();
-        let owner = format!("{}:{pid}:{}", hostname(), start.unwrap_or_default());
-        assert!(is_dead(&owner), "{owner} should be dead");
+        let dead = Instance {
+            id: "i-other".into(),
+            pid,
+            start_time: start,
+            ..me.clone()
+        };
+        assert!(is_dead_instance(&dead), "{dead:?} should be dead");
+        let elsewhere = Instance {
+            boot_id: "another-boot".into(),
+            ..dead.clone()
+        };
+        assert!(!is_dead_instance(&elsewhere), "other machines expire");
+        let other_namespace = Instance {
+            pid_ns: "pid:[1]".into(),
+            ..dead
+        };
         assert!(
-            !is_dead(&format!("elsewhere:{pid}:1")),
-            "other hosts expire"
+            !is_dead_instance(&other_namespace),
+            "another container's pids mean nothing here"
         );
-        assert!(!is_dead("garbage"));
+    }
+
+    #[test]
+    fn instance_ids_are_random() {
+        assert_ne!(new_instance_id(), new_instance_id());
     }
 }

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod lease;
 pub mod limits;
 pub mod llm;
+pub mod policy;
 pub mod replay;
 pub mod runtime;
 pub mod sandbox;

@@ -4,7 +4,7 @@
 //! Every limit has a name; hitting it fails the run with an error that
 //! quotes the limit, its value and the key that raises it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use wasmtime::ResourceLimiter;
 
 /// Largest linear memory of a guest, by default.
@@ -17,6 +17,8 @@ pub const DEFAULT_FUEL: u64 = 20_000_000_000;
 pub const DEFAULT_MAX_CALL_BYTES: u64 = 16 << 20;
 /// Host calls (journal entries) one run may make, by default.
 pub const DEFAULT_MAX_HOST_CALLS: u64 = 1_000_000;
+/// Bytes of journal (requests and responses) one run may write, by default.
+pub const DEFAULT_MAX_JOURNAL_MIB: u64 = 256;
 /// Largest component file, by default.
 pub const DEFAULT_MAX_COMPONENT_MIB: u64 = 256;
 /// Fuel between two yields to the async runtime, so a busy guest cannot
@@ -24,13 +26,14 @@ pub const DEFAULT_MAX_COMPONENT_MIB: u64 = 256;
 pub const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
 
 /// `[limits]` or `[agents.NAME.limits]` as written.
-#[derive(Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     pub memory_mib: Option<u64>,
     pub fuel: Option<u64>,
     pub max_call_bytes: Option<u64>,
     pub max_host_calls: Option<u64>,
+    pub max_journal_mib: Option<u64>,
     pub max_component_mib: Option<u64>,
 }
 
@@ -42,6 +45,7 @@ pub struct Limits {
     pub fuel: u64,
     pub max_call_bytes: usize,
     pub max_host_calls: u64,
+    pub max_journal_bytes: u64,
     pub max_component_bytes: usize,
 }
 
@@ -67,6 +71,12 @@ impl Limits {
                 global.max_host_calls,
                 DEFAULT_MAX_HOST_CALLS,
             ),
+            max_journal_bytes: pick(
+                agent_limits.max_journal_mib,
+                global.max_journal_mib,
+                DEFAULT_MAX_JOURNAL_MIB,
+            )
+            .saturating_mul(1 << 20),
             max_component_bytes: (pick(
                 agent_limits.max_component_mib,
                 global.max_component_mib,
@@ -78,6 +88,20 @@ impl Limits {
     /// The defaults, for an agent without configuration.
     pub fn defaults(agent: &str) -> Limits {
         Self::resolve(&LimitsConfig::default(), &LimitsConfig::default(), agent)
+    }
+
+    /// Every limit written out, as a run's policy records them: resolved
+    /// against this snapshot later, a limit added to relive since then takes
+    /// its default.
+    pub fn to_config(&self) -> LimitsConfig {
+        LimitsConfig {
+            memory_mib: Some((self.memory_bytes >> 20) as u64),
+            fuel: Some(self.fuel),
+            max_call_bytes: Some(self.max_call_bytes as u64),
+            max_host_calls: Some(self.max_host_calls),
+            max_journal_mib: Some(self.max_journal_bytes >> 20),
+            max_component_mib: Some((self.max_component_bytes >> 20) as u64),
+        }
     }
 
     /// Where to raise limit `key`, for error messages.

@@ -8,13 +8,22 @@
 //! reordered or invented.
 //!
 //! Commit rule (DESIGN §3): a non-idempotent call's `started` entry is
-//! fsynced before the effect starts; an external result is committed before
-//! the guest sees it; local reads (clock, random, log) are written lazily.
+//! fsynced before the effect starts; any other external call's `started`
+//! entry is committed (without fsync) before the request leaves the host, so
+//! an idempotency key always names the request that was recorded; an
+//! external result is committed before the guest sees it; local reads
+//! (clock, random, log, poll) are written lazily.
+//!
+//! Bounds: a run's journal may hold at most `max_journal_mib` of requests and
+//! responses (its budget); lazy writes waiting in the writer's queue are
+//! bounded per run and in all, and a guest that produces them faster than
+//! the journal commits waits for its own writes.
 
 use crate::journal::{
-    Completion, Durability, Entry, EntryKind, EntryState, Journal, JournalError, Resolution,
+    Commit, Completion, Durability, Entry, EntryKind, EntryState, Fence, Journal, JournalError,
+    Resolution, Usage,
 };
-use crate::llm::Usage;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -175,11 +184,24 @@ pub enum Phase {
 /// Receives [`Event`]s for live calls (replayed calls are silent).
 pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
 
+/// Lazy writes of one run that may wait in the writer's queue before the
+/// run waits for them.
+pub const RUN_BACKLOG_BYTES: usize = 2 << 20;
+/// Lazy writes of all runs that may wait in the writer's queue before each
+/// run that adds one waits for its own.
+pub const JOURNAL_BACKLOG_BYTES: usize = 32 << 20;
+
 /// Position and answers of one run's journal; lives in the store.
 pub struct Recorder {
     run_id: String,
-    /// `None` in replay-only mode, where nothing is ever written.
-    journal: Option<Arc<dyn Journal>>,
+    /// `None` in replay-only mode, where nothing is ever written; else the
+    /// journal and the fence of this process's claim of the run.
+    journal: Option<(Arc<dyn Journal>, Fence)>,
+    /// Bytes of requests and responses in the run's journal so far.
+    journal_bytes: u64,
+    /// Lazy writes not yet known to be committed, with their sizes.
+    pending: VecDeque<(Commit, usize)>,
+    pending_bytes: usize,
     mode: Mode,
     recorded: Vec<Entry>,
     cursor: usize,
@@ -212,15 +234,19 @@ impl Recorder {
     /// so far; empty for a new run).
     pub fn new(
         run_id: String,
-        journal: Option<Arc<dyn Journal>>,
+        journal: Option<(Arc<dyn Journal>, Fence)>,
         recorded: Vec<Entry>,
         mode: Mode,
         observer: Option<Observer>,
     ) -> Recorder {
         let replaying = Arc::new(AtomicBool::new(!recorded.is_empty()));
+        let journal_bytes = recorded.iter().map(entry_bytes).sum();
         Recorder {
             run_id,
             journal,
+            journal_bytes,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
             mode,
             recorded,
             cursor: 0,
@@ -275,12 +301,88 @@ impl Recorder {
         self.recorded.len() - self.cursor
     }
 
-    fn journal(&self) -> Result<&Arc<dyn Journal>, Stop> {
-        self.journal.as_ref().ok_or_else(|| {
+    fn journal(&self) -> Result<(&Arc<dyn Journal>, &Fence), Stop> {
+        self.journal.as_ref().map(|(j, f)| (j, f)).ok_or_else(|| {
             Stop::Journal(JournalError::Other(
                 "a replay-only run tried to write to the journal".into(),
             ))
         })
+    }
+
+    /// Appends a new entry, after charging it to the run's journal budget.
+    fn append(&mut self, entry: Entry, durability: Durability) -> Result<Commit, Stop> {
+        self.charge(entry_bytes(&entry))?;
+        let (journal, fence) = self.journal()?;
+        Ok(journal.append(fence, entry, durability))
+    }
+
+    /// Counts `bytes` against the run's journal budget.
+    fn charge(&mut self, bytes: u64) -> Result<(), Stop> {
+        self.journal_bytes += bytes;
+        if let Some(limits) = &self.limits
+            && self.journal_bytes > limits.max_journal_bytes
+        {
+            return Err(Stop::Limit(format!(
+                "the run's journal reached {} bytes, over its budget of {} bytes ({} MiB); {}",
+                self.journal_bytes,
+                limits.max_journal_bytes,
+                limits.max_journal_bytes >> 20,
+                limits.fix("max_journal_mib")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Keeps a lazy write to wait for when the queue is long.
+    fn lazily(&mut self, commit: Commit, bytes: usize) {
+        self.pending.push_back((commit, bytes));
+        self.pending_bytes += bytes;
+    }
+
+    /// Whether this run must wait for its lazy writes before making more:
+    /// its own backlog, or everybody's, is over its bound.
+    fn backlogged(&self) -> bool {
+        self.pending_bytes > RUN_BACKLOG_BYTES
+            || (self.pending_bytes > 0
+                && self
+                    .journal
+                    .as_ref()
+                    .is_some_and(|(j, _)| j.backlog_bytes() > JOURNAL_BACKLOG_BYTES))
+    }
+
+    /// Backpressure, from an async host call: waits for this run's lazy
+    /// writes when they are too many.
+    pub async fn relieve(&mut self) -> Result<(), Stop> {
+        if !self.backlogged() {
+            return Ok(());
+        }
+        while let Some((commit, bytes)) = self.pending.pop_front() {
+            self.pending_bytes -= bytes;
+            commit.wait().await?;
+        }
+        Ok(())
+    }
+
+    /// Backpressure, from a synchronous host call (clocks, random): parks
+    /// the thread until this run's lazy writes are committed, once they are
+    /// four times what async calls allow (parking holds an async worker
+    /// thread, so it is the last resort).
+    fn relieve_parked(&mut self) -> Result<(), Stop> {
+        if self.pending_bytes <= 4 * RUN_BACKLOG_BYTES {
+            return Ok(());
+        }
+        while let Some((commit, bytes)) = self.pending.pop_front() {
+            self.pending_bytes -= bytes;
+            commit.wait_parked()?;
+        }
+        Ok(())
+    }
+
+    /// Forgets lazy writes known to be committed (an awaited write came after
+    /// them: the writer commits in order).
+    fn committed(&mut self) {
+        self.pending.clear();
+        self.pending_bytes = 0;
     }
 
     /// The recorded answer of `entry`, the current one; moves past it.
@@ -395,14 +497,14 @@ impl Recorder {
         // Lazy: committed with the next batch; a crash that loses it is
         // harmless because nothing outside the sandbox saw it. A failure
         // poisons the run in the writer, so the next awaited write reports it.
-        drop(
-            self.journal()?
-                .append(&self.run_id, entry, Durability::Lazy),
-        );
+        let bytes = entry_bytes(&entry) as usize;
+        let commit = self.append(entry, Durability::Lazy)?;
+        self.lazily(commit, bytes);
         // Live entries are not kept in memory: `cursor` runs ahead of
         // `recorded`, and `matching` treats every position past its end as
         // live.
         self.cursor += 1;
+        self.relieve_parked()?;
         Ok(response)
     }
 
@@ -452,20 +554,19 @@ impl Recorder {
             }
         }
         let entry = Entry::new(seq, kind, name, request.clone());
-        let started = self.journal()?.append(
-            &self.run_id,
+        // The request is committed before it leaves the host, so that the
+        // idempotency key it carries always names this request, even if a
+        // crash follows; a non-idempotent effect must not start before its
+        // entry is on disk (fsync).
+        let started = self.append(
             entry,
             match effect {
                 Effect::NonIdempotent => Durability::Sync,
-                Effect::Idempotent => Durability::Lazy,
+                Effect::Idempotent => Durability::Commit,
             },
-        );
-        if effect == Effect::NonIdempotent {
-            // The effect must not start before its entry is on disk.
-            started.wait().await?;
-        } else {
-            drop(started);
-        }
+        )?;
+        started.wait().await?;
+        self.committed();
         self.cursor += 1;
         self.replaying.store(false, Ordering::Relaxed);
         self.run_live(seq, kind, name, &request, live).await
@@ -499,11 +600,14 @@ impl Recorder {
         }
         let completion = live(seq).await;
         let (response, usage) = (completion.response.clone(), completion.usage);
+        self.charge(response.len() as u64)?;
         // The result is committed before the guest sees it.
-        self.journal()?
-            .complete(&self.run_id, seq, completion, Durability::Commit)
+        let (journal, fence) = self.journal()?;
+        journal
+            .complete(fence, seq, completion, Durability::Commit)
             .wait()
             .await?;
+        self.committed();
         if let Some(observer) = &self.observer {
             observer(&Event {
                 seq,
@@ -561,10 +665,10 @@ impl Recorder {
             None => {
                 let entry = Entry::new(seq, kind, name, request);
                 // Durable before the run is suspended: the answer needs it.
-                self.journal()?
-                    .append(&self.run_id, entry.clone(), Durability::Sync)
+                self.append(entry.clone(), Durability::Sync)?
                     .wait()
                     .await?;
+                self.committed();
                 self.cursor += 1;
                 self.replaying.store(false, Ordering::Relaxed);
                 entry
@@ -594,9 +698,11 @@ impl Recorder {
             }
             _ => return Err(Stop::Suspended(waiting)),
         };
-        self.journal()?
+        self.charge(response.len() as u64)?;
+        let (journal, fence) = self.journal()?;
+        journal
             .complete(
-                &self.run_id,
+                fence,
                 seq,
                 Completion {
                     response: response.clone(),
@@ -606,6 +712,7 @@ impl Recorder {
             )
             .wait()
             .await?;
+        self.committed();
         Ok(response)
     }
 
@@ -640,6 +747,11 @@ fn journal_ended(seq: u64, kind: EntryKind, name: &str, request: String) -> Stop
             request,
         }),
     })
+}
+
+/// The bytes an entry holds in the journal (request and response).
+fn entry_bytes(entry: &Entry) -> u64 {
+    (entry.request.len() + entry.response.as_ref().map_or(0, String::len)) as u64
 }
 
 /// The idempotency key of the call at `seq` of run `run_id`, sent with

@@ -9,9 +9,10 @@ use crate::config::{Config, ModelConfig};
 use crate::host_calls::{Grants, Host, HostState};
 use crate::journal::export::JournalFile;
 use crate::journal::{
-    Durability, Entry, EntryState, Journal, NewRun, RunRecord, RunStatus, component_digest,
-    new_run_id,
+    Durability, Entry, EntryState, Fence, Journal, NewRun, RunRecord, RunStatus, StatusChange,
+    component_digest, new_run_id,
 };
+use crate::policy::{RunPolicy, ToolPolicy};
 use crate::llm::Provider;
 use crate::replay::{Divergence, Mode, Observer, Recorder, Stop, TimerPolicy};
 use crate::sandbox::{self, ComponentError};
@@ -129,6 +130,9 @@ impl Runtime {
         monotonic_clock::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
         random::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
         Agent::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
+        // Others can tell whether this process lives (its leases).
+        crate::lease::register(journal.as_ref())
+            .context("cannot register this process in the journal")?;
         Ok(Runtime {
             engine,
             linker,
@@ -263,7 +267,8 @@ impl Runtime {
                 .as_ref()
                 .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
                 .map(|p| p.display().to_string()),
-            lease: Some(crate::lease::fresh()),
+            policy: Some(grants.policy.to_value()),
+            lease: Some((crate::lease::me().to_string(), crate::lease::LEASE_TTL)),
         };
         self.journal
             .create_run(run.clone())
@@ -276,11 +281,14 @@ impl Runtime {
             observer,
             mode: Mode::Record(TimerPolicy::Suspend),
         };
-        self.execute(&run.id, &run.input, &pre, Vec::new(), exec)
+        let fence = Fence::first(&run.id);
+        self.execute(&fence, &run.input, &pre, Vec::new(), exec)
             .await
     }
 
-    /// Resumes `run`: replays its journal, then goes on live.
+    /// Resumes `run`: claims its lease, replays its journal, then goes on
+    /// live. An uncertain run whose interrupted call nobody decided on
+    /// yet ends at once as [`Outcome::Uncertain`].
     pub async fn resume(
         &self,
         run: &RunRecord,
@@ -291,24 +299,61 @@ impl Runtime {
         if run.status.is_final() {
             bail!("run {} is {} and cannot be resumed", run.id, run.status);
         }
-        crate::lease::acquire(self.journal.as_ref(), &run.id)?;
-        let entries = self.journal.entries(&run.id)?;
-        if run.status == RunStatus::Uncertain
-            && entries
+        if run.status == RunStatus::Uncertain {
+            let entries = self.entries_of(&run.id).await?;
+            if let Some(last) = entries
                 .last()
-                .is_some_and(|e| e.state == EntryState::Started && e.resolution.is_none())
-        {
-            let last = entries.last().expect("checked");
-            bail!(
-                "run {} is uncertain: entry #{} ({} `{}`) was interrupted and is not idempotent; decide with `relive resolve {} --retry`, `--result JSON` or `--fail`",
-                run.id,
-                last.seq,
-                last.kind,
-                last.name,
-                run.id
-            );
+                .filter(|e| e.state == EntryState::Started && e.resolution.is_none())
+            {
+                return Ok(RunReport {
+                    run_id: run.id.clone(),
+                    outcome: Outcome::Uncertain {
+                        seq: last.seq,
+                        message: format!(
+                            "entry #{} ({} `{}`) was interrupted and is not idempotent; decide with `relive resolve {} --retry`, `--result JSON` or `--fail`",
+                            last.seq, last.kind, last.name, run.id
+                        ),
+                    },
+                    replayed: 0,
+                    elapsed: Duration::ZERO,
+                });
+            }
         }
+        let journal = self.journal.clone();
+        let id = run.id.clone();
+        let fence = tokio::task::spawn_blocking(move || crate::lease::acquire(&*journal, &id))
+            .await
+            .map_err(|e| anyhow!("claiming the run failed: {e}"))??;
+        let result = self.resume_claimed(run, &fence, config, observer, timers).await;
+        if result.is_err() {
+            // Let the next attempt (here or elsewhere) claim it at once.
+            let _ = self.journal.release(&fence);
+        }
+        result
+    }
+
+    /// Resumes `run`, already claimed by this process with `fence`.
+    pub async fn resume_claimed(
+        &self,
+        run: &RunRecord,
+        fence: &Fence,
+        config: &Config,
+        observer: Option<Observer>,
+        timers: TimerPolicy,
+    ) -> anyhow::Result<RunReport> {
+        let entries = self.entries_of(&run.id).await?;
         let grants = self.grants(config, &run.agent)?;
+        // What shapes the journal is the run's own, not today's config.
+        let grants = match RunPolicy::from_record(run.policy.as_ref()) {
+            Some(policy) => grants.with_policy(policy),
+            None => {
+                self.journal
+                    .set_policy(fence, &grants.policy.to_value())
+                    .wait()
+                    .await?;
+                grants
+            }
+        };
         let cached = self.lock_components().get(&run.component_digest).cloned();
         let pre = match cached {
             Some(pre) => pre,
@@ -333,7 +378,7 @@ impl Runtime {
         };
         if run.status != RunStatus::Running {
             self.journal
-                .set_status(&run.id, RunStatus::Running, None, None, Durability::Commit)
+                .set_status(fence, StatusChange::Running, Durability::Commit)
                 .wait()
                 .await?;
         }
@@ -342,7 +387,16 @@ impl Runtime {
             observer,
             mode: Mode::Record(timers),
         };
-        self.execute(&run.id, &run.input, &pre, entries, exec).await
+        self.execute(fence, &run.input, &pre, entries, exec).await
+    }
+
+    /// A run's entries, read off the async threads.
+    async fn entries_of(&self, run_id: &str) -> anyhow::Result<Vec<Entry>> {
+        let journal = self.journal.clone();
+        let id = run_id.to_string();
+        Ok(tokio::task::spawn_blocking(move || journal.entries(&id))
+            .await
+            .map_err(|e| anyhow!("reading the journal failed: {e}"))??)
     }
 
     /// Replays a recorded journal against a component, calling nothing
@@ -361,27 +415,34 @@ impl Runtime {
         let mut report = self
             .run_store(
                 &file.run.id,
+                None,
                 &file.run.input,
                 &pre,
                 file.entries.clone(),
                 Execution {
-                    grants: Grants::none(&file.run.agent),
+                    grants: replay_grants(&file.run),
                     observer: None,
                     mode: Mode::ReplayOnly,
                 },
             )
             .await?;
-        if let Outcome::Completed { output } = &report.outcome
-            && file.run.status == RunStatus::Completed
-            && file.run.output.as_deref() != Some(output.as_str())
-        {
-            report.outcome = Outcome::Failed {
-                error: format!(
-                    "every call matched, but the output differs:\n  recorded: {}\n  replayed: {}",
-                    file.run.output.as_deref().unwrap_or(""),
-                    output
-                ),
-            };
+        if let Outcome::Completed { output } = &report.outcome {
+            let recorded = file.run.output.as_deref().unwrap_or("");
+            if file.run.status == RunStatus::Completed && recorded != output {
+                report.outcome = Outcome::Failed {
+                    error: format!(
+                        "every call matched, but the output differs:\n  recorded: {recorded}\n  replayed: {output}"
+                    ),
+                };
+            } else if file.run.status == RunStatus::Failed {
+                // A failed run passes only if it fails the same way.
+                report.outcome = Outcome::Failed {
+                    error: format!(
+                        "the recorded run failed, but the replay completed:\n  recorded error: {}\n  replayed output: {output}",
+                        file.run.error.as_deref().unwrap_or("")
+                    ),
+                };
+            }
         }
         Ok(report)
     }
@@ -403,12 +464,12 @@ impl Runtime {
         )?;
         let entries = self.journal.entries(&run.id)?;
         let exec = Execution {
-            grants: Grants::none(&run.agent),
+            grants: replay_grants(run),
             observer: None,
             mode: Mode::ReplayOnly,
         };
         let report = self
-            .run_store(&run.id, &run.input, &pre, entries, exec)
+            .run_store(&run.id, None, &run.input, &pre, entries, exec)
             .await?;
         Ok(match report.outcome {
             Outcome::Diverged(d) if d.expected.is_none() => Ok(()),
@@ -423,47 +484,49 @@ impl Runtime {
 
     async fn execute(
         &self,
-        run_id: &str,
+        fence: &Fence,
         input: &str,
         pre: &AgentPre<HostState>,
         recorded: Vec<Entry>,
         exec: Execution,
     ) -> anyhow::Result<RunReport> {
-        let report = self.run_store(run_id, input, pre, recorded, exec).await?;
+        let report = self
+            .run_store(&fence.run_id, Some(fence), input, pre, recorded, exec)
+            .await?;
         if report.outcome == Outcome::Interrupted {
             // Left running, for whoever resumes it next.
-            self.journal.release(run_id, crate::lease::me())?;
+            self.journal.release(fence)?;
             return Ok(report);
         }
-        let (output, error) = report.outcome.output_and_error();
+        let change = match &report.outcome {
+            Outcome::Suspended(waiting) => StatusChange::Suspended {
+                seq: waiting.seq,
+                until_ms: waiting.until_ms,
+            },
+            outcome => {
+                let (output, error) = outcome.output_and_error();
+                StatusChange::Ended {
+                    status: outcome.status(),
+                    output,
+                    error,
+                }
+            }
+        };
         // The end of a run is fsynced: everything before it in the WAL
-        // becomes durable with it.
+        // becomes durable with it. One write: status, lease and ready time
+        // change together.
         self.journal
-            .set_status(
-                run_id,
-                report.outcome.status(),
-                output,
-                error,
-                Durability::Sync,
-            )
+            .set_status(fence, change, Durability::Sync)
             .wait()
             .await
             .context("cannot record the end of the run")?;
-        if let Outcome::Suspended(waiting) = &report.outcome
-            && waiting.until_ms.is_some()
-        {
-            // A timer, or a signal that times out: ready again at that time.
-            self.journal
-                .set_ready(run_id, waiting.until_ms, Durability::Commit)
-                .wait()
-                .await?;
-        }
         Ok(report)
     }
 
     async fn run_store(
         &self,
         run_id: &str,
+        fence: Option<&Fence>,
         input: &str,
         pre: &AgentPre<HostState>,
         recorded: Vec<Entry>,
@@ -476,7 +539,10 @@ impl Runtime {
         } = exec;
         let begun = std::time::Instant::now();
         let replayable = recorded.len();
-        let journal = matches!(mode, Mode::Record(_)).then(|| self.journal.clone());
+        let journal = match (mode, fence) {
+            (Mode::Record(_), Some(fence)) => Some((self.journal.clone(), fence.clone())),
+            _ => None,
+        };
         let mut recorder = Recorder::new(run_id.to_string(), journal, recorded, mode, observer);
         if let Mode::Record(timers) = mode {
             recorder.timers = timers;
@@ -576,21 +642,42 @@ pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
             crate::tools::from_config(name, &config.tools[name], &config.base_dir),
         );
     }
+    let limits = config.limits(agent);
+    let policy = RunPolicy {
+        version: crate::policy::POLICY_VERSION,
+        tools: grants
+            .tools
+            .iter()
+            .map(|name| {
+                let tool = ToolPolicy {
+                    idempotent: tools[name].idempotent(),
+                    approval: config.tools[name].approval == crate::config::ToolApproval::Required,
+                };
+                (name.clone(), tool)
+            })
+            .collect(),
+        limits: limits.to_config(),
+        budget_tokens: grants.budget_tokens,
+        budget_cost: grants.budget_cost,
+    };
     Ok(Grants {
         agent: agent.to_string(),
         config_source: config.describe_source(),
         default_model: grants.models.first().cloned(),
-        budget_tokens: grants.budget_tokens,
-        budget_cost: grants.budget_cost,
-        approval_required: grants
-            .tools
-            .iter()
-            .filter(|t| config.tools[*t].approval == crate::config::ToolApproval::Required)
-            .cloned()
-            .collect(),
         prices,
-        limits: config.limits(agent),
+        limits,
         models,
         tools,
+        policy,
     })
+}
+
+/// What a replay-only execution of `run` gets: nothing live, the run's own
+/// policy (its approvals and limits) when it recorded one.
+fn replay_grants(run: &RunRecord) -> Grants {
+    let grants = Grants::none(&run.agent);
+    match RunPolicy::from_record(run.policy.as_ref()) {
+        Some(policy) => grants.with_policy(policy),
+        None => grants,
+    }
 }

@@ -1,9 +1,7 @@
 //! What a suspended run waits for, read from its journal: the last entry,
 //! when it is an approval, a timer or a signal that has not been answered.
 
-use crate::journal::{
-    Completion, Durability, Entry, EntryKind, EntryState, Journal, JournalError, RunRecord, now_ms,
-};
+use crate::journal::{Entry, EntryKind, EntryState, Journal, JournalError, RunRecord};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -60,7 +58,12 @@ impl Waiting {
                 serde_json::from_str::<SignalRequest>(&entry.request)
                     .ok()
                     .and_then(|r| r.timeout_ms)
-                    .map(|t| entry.started_at_ms.saturating_add(t as i64)),
+                    // A timeout near u64::MAX saturates: it never comes.
+                    .map(|t| {
+                        entry
+                            .started_at_ms
+                            .saturating_add(i64::try_from(t).unwrap_or(i64::MAX))
+                    }),
                 None,
             ),
             _ => (
@@ -173,20 +176,15 @@ pub fn answer(
             "run {id} is waiting for {waiting}, not for {what}"
         )));
     }
+    // One transaction: the entry is completed only if it is still an
+    // unanswered wait, and the run is made ready with it, so an answer
+    // that arrives while the run is suspending is never lost.
     journal
-        .complete(
-            id,
-            waiting.seq,
-            Completion {
-                response: answer.to_string(),
-                ..Default::default()
-            },
-            Durability::Sync,
-        )
-        .wait_blocking()?;
-    // Ready to go on: a running `relive serve` picks it up.
-    journal
-        .set_ready(id, Some(now_ms()), Durability::Commit)
-        .wait_blocking()?;
+        .answer(id, waiting.seq, kind, answer.to_string())
+        .wait_blocking()
+        .map_err(|e| match e {
+            JournalError::Refused(message) => AnswerError::Refused(message),
+            other => AnswerError::Journal(other),
+        })?;
     Ok((record, waiting))
 }

@@ -4,7 +4,7 @@
 use super::Cli;
 use super::commands::open_journal;
 use crate::config::Config;
-use crate::journal::{Durability, EntryState, Journal, Resolution, RunStatus, now_ms};
+use crate::journal::{EntryState, Journal, ResolveRequest, Resolution, RunStatus, now_ms};
 use crate::tools::ToolError;
 use anyhow::{anyhow, bail};
 
@@ -67,36 +67,15 @@ pub(super) fn resolve(
     }
     let at_ms = now_ms();
     let id = &record.id;
-    if retry {
-        journal
-            .resolve(id, entry.seq, Resolution::Retry { at_ms }, None)
-            .wait_blocking()?;
-        journal
-            .set_status(id, RunStatus::Running, None, None, Durability::Sync)
-            .wait_blocking()?;
-        eprintln!(
-            "relive: entry #{} ({} `{}`) will run again; continue with `relive resume {id}`",
-            entry.seq, entry.kind, entry.name
-        );
+    let (resolution, response, error) = if retry {
+        (Resolution::Retry { at_ms }, None, None)
     } else if let Some(json) = result {
         serde_json::from_str::<serde_json::Value>(json)
             .map_err(|e| anyhow!("--result is not valid JSON: {e}"))?;
         let response =
             serde_json::to_string(&Ok::<String, ToolError>(json.to_string())).expect("serialises");
-        journal
-            .resolve(id, entry.seq, Resolution::Result { at_ms }, Some(response))
-            .wait_blocking()?;
-        journal
-            .set_status(id, RunStatus::Running, None, None, Durability::Sync)
-            .wait_blocking()?;
-        eprintln!(
-            "relive: entry #{} ({} `{}`) recorded with the given result; continue with `relive resume {id}`",
-            entry.seq, entry.kind, entry.name
-        );
+        (Resolution::Result { at_ms }, Some(response), None)
     } else if fail {
-        journal
-            .resolve(id, entry.seq, Resolution::Fail { at_ms }, None)
-            .wait_blocking()?;
         let error = format!(
             "failed by an operator: entry #{} ({} `{}`) was interrupted{}",
             entry.seq,
@@ -104,12 +83,31 @@ pub(super) fn resolve(
             entry.name,
             reason.map(|r| format!(": {r}")).unwrap_or_default()
         );
-        journal
-            .set_status(id, RunStatus::Failed, None, Some(error), Durability::Sync)
-            .wait_blocking()?;
-        eprintln!("relive: run {id} marked failed");
+        (Resolution::Fail { at_ms }, None, Some(error))
     } else {
         bail!("say what to do: --retry, --result JSON or --fail");
+    };
+    // The decision and the run's new status are one transaction, which
+    // checks again that the run is uncertain and the entry unresolved.
+    journal
+        .resolve(ResolveRequest {
+            run_id: id.clone(),
+            seq: entry.seq,
+            resolution: resolution.clone(),
+            response,
+            error,
+        })
+        .wait_blocking()?;
+    match resolution {
+        Resolution::Retry { .. } => eprintln!(
+            "relive: entry #{} ({} `{}`) will run again; continue with `relive resume {id}`",
+            entry.seq, entry.kind, entry.name
+        ),
+        Resolution::Result { .. } => eprintln!(
+            "relive: entry #{} ({} `{}`) recorded with the given result; continue with `relive resume {id}`",
+            entry.seq, entry.kind, entry.name
+        ),
+        Resolution::Fail { .. } => eprintln!("relive: run {id} marked failed"),
     }
     Ok(0)
 }

@@ -6,7 +6,7 @@ use super::versions::{import, replay, upgrade};
 use super::{Cli, Command, EXIT_DIVERGED, EXIT_FAILED, EXIT_UNCERTAIN};
 use crate::config::{Config, DEFAULT_DB_FILE};
 use crate::journal::export::{self, JournalFile};
-use crate::journal::{Journal, RunStatus, SqliteJournal, now_ms};
+use crate::journal::{Journal, RunQuery, RunStatus, SqliteJournal, now_ms};
 use crate::runtime::{Outcome, RunReport, Runtime, StartRequest};
 use anyhow::{Context, anyhow, bail};
 use std::io::Write;
@@ -59,8 +59,11 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             verbose,
             stream,
         } => {
-            let db = db_path(cli.db.as_deref(), &Config::load(cli.config.as_deref())?);
-            let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open_existing(&db)?);
+            let startup = Config::load(cli.config.as_deref())?;
+            let db = db_path(cli.db.as_deref(), &startup);
+            // The journal opens with the configured fsync policy, as `run` does.
+            let journal: Arc<dyn Journal> =
+                Arc::new(SqliteJournal::open_existing_with(&db, startup.journal.fsync)?);
             let record = journal.find_run(run)?;
             if record.status == RunStatus::Completed {
                 eprintln!("relive: run {} already completed", record.id);
@@ -96,6 +99,10 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Runs {
             ref status,
+            ref agent,
+            limit,
+            ref before,
+            all,
             json,
             waiting,
         } => {
@@ -104,17 +111,24 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             let filter: Option<RunStatus> = match status {
                 Some(s) => Some(s.parse().map_err(|e: String| {
                     anyhow!(
-                        "{e}; use one of running, suspended, completed, failed, diverged, uncertain"
+                        "{e}; use one of running, suspended, completed, failed, diverged, uncertain, cancelled"
                     )
                 })?),
                 None => None,
             };
-            let runs: Vec<_> = journal
-                .runs()?
-                .into_iter()
-                .filter(|r| filter.is_none_or(|f| r.status == f))
-                .filter(|r| !waiting || r.status == RunStatus::Suspended)
-                .collect();
+            let filter = if waiting {
+                Some(RunStatus::Suspended)
+            } else {
+                filter
+            };
+            let query = RunQuery {
+                status: filter,
+                agent: agent.clone(),
+                limit: if all { usize::MAX } else { limit.max(1) },
+                before: before.clone(),
+            };
+            let runs = journal.runs(&query)?;
+            let more = !all && runs.len() == query.limit;
             let waits: Vec<Option<crate::waiting::Waiting>> = runs
                 .iter()
                 .map(|r| {
@@ -143,6 +157,13 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 writeln!(out)?;
             } else {
                 format::runs_table(&runs, &waits, &mut out)?;
+                if more && let Some(last) = runs.last() {
+                    eprintln!(
+                        "relive: showing the newest {}; older ones with `relive runs --before {}`, or all with --all",
+                        runs.len(),
+                        last.id
+                    );
+                }
             }
             Ok(0)
         }
@@ -302,11 +323,34 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 reason.as_deref(),
             )
         }
+        Command::Cancel {
+            ref run,
+            ref reason,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let journal = open_journal(cli.db.as_deref(), &config, false)?;
+            super::maintenance::cancel(&*journal, run, reason.as_deref())
+        }
+        Command::Prune {
+            older_than,
+            ref status,
+            force,
+            dry_run,
+            vacuum,
+            json,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let path = db_path(cli.db.as_deref(), &config);
+            let journal = SqliteJournal::open_existing(&path)?;
+            let request = super::maintenance::prune_request(older_than, status, force, dry_run)?;
+            super::maintenance::prune(&journal, &request, vacuum, json)
+        }
         Command::Serve {
             listen,
             max_runs,
             grace_secs,
             ref token_file,
+            retain_days,
         } => {
             let config = Config::load(cli.config.as_deref())?;
             let token = match token_file {
@@ -325,6 +369,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 token,
                 max_runs,
                 grace: std::time::Duration::from_secs(grace_secs),
+                retain: retain_days.map(|d| std::time::Duration::from_secs(d.saturating_mul(86_400))),
             };
             block_on(crate::server::serve(journal, config, options))?;
             Ok(0)

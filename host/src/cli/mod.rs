@@ -16,9 +16,11 @@
 mod answers;
 mod commands;
 mod format;
+mod maintenance;
 mod versions;
 
 pub use format::timestamp;
+pub use maintenance::describe as describe_prune;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -119,9 +121,21 @@ enum Command {
         #[arg(long)]
         waiting: bool,
         /// Only runs in this status (running, suspended, completed, failed,
-        /// diverged, uncertain).
+        /// diverged, uncertain, cancelled).
         #[arg(long)]
         status: Option<String>,
+        /// Only runs of this agent.
+        #[arg(long)]
+        agent: Option<String>,
+        /// Most runs to list (the newest); `--before` pages on.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
+        /// Only runs older than this one (the cursor printed under a full page).
+        #[arg(long, value_name = "RUN")]
+        before: Option<String>,
+        /// List every run, however many.
+        #[arg(long, conflicts_with_all = ["limit", "before"])]
+        all: bool,
         #[arg(long)]
         json: bool,
     },
@@ -224,6 +238,48 @@ enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Stop an unfinished run for good: it is marked cancelled and never
+    /// resumed. Refused for a run another live relive process executes
+    /// (cancel it through that process's API).
+    Cancel {
+        run: String,
+        /// Why (kept as the run's error).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Delete old runs and what only they used (blobs, components), to keep
+    /// the journal's disk use in check.
+    ///
+    /// By default only finished runs (completed, failed, diverged,
+    /// cancelled) are deleted; running, suspended and uncertain runs only
+    /// with --force. The file does not shrink by itself: SQLite reuses the
+    /// freed pages; run with --vacuum to give them back to the file system
+    /// (it rewrites the file and needs as much free space).
+    #[command(after_help = "Examples:
+  relive prune --older-than 30d
+  relive prune --older-than 7d --status failed,diverged --dry-run
+  relive prune --older-than 90d --vacuum")]
+    Prune {
+        /// Runs last updated longer ago than this (e.g. 30d, 12h, 45m).
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: std::time::Duration,
+        /// Only runs in these statuses (comma-separated) [default: every
+        /// finished status].
+        #[arg(long, value_delimiter = ',')]
+        status: Vec<String>,
+        /// Also delete running, suspended and uncertain runs (their agents
+        /// can never continue them).
+        #[arg(long)]
+        force: bool,
+        /// Print what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Then rebuild the file to return freed space (VACUUM).
+        #[arg(long)]
+        vacuum: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run relive as a service: many runs at once, an HTTP API with live
     /// events, and a web UI.
     ///
@@ -257,7 +313,31 @@ enum Command {
         /// Read the API token from this file (instead of RELIVE_TOKEN).
         #[arg(long, value_name = "PATH")]
         token_file: Option<PathBuf>,
+        /// Prune finished runs older than this many days, every hour (as
+        /// `relive prune --older-than Nd`); off by default.
+        #[arg(long, value_name = "DAYS")]
+        retain_days: Option<u64>,
     },
+}
+
+/// Parses an age like `30d`, `12h`, `45m` or `90s`.
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not an age; write e.g. 30d, 12h, 45m or 90s"))?;
+    let seconds = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" | "" => 1,
+        _ => return Err(format!("unknown unit `{unit}` in `{text}`; use d, h, m or s")),
+    };
+    Ok(std::time::Duration::from_secs(n.saturating_mul(seconds)))
 }
 
 /// Runs the command line and returns the process exit code.

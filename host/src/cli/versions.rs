@@ -63,8 +63,7 @@ pub(super) fn upgrade(
     let digest = crate::journal::component_digest(&bytes);
     let runs = match (run, agent) {
         (Some(id), _) => vec![journal.find_run(id)?],
-        (None, Some(agent)) => journal
-            .runs()?
+        (None, Some(agent)) => crate::journal::all_runs(&*journal, None)?
             .into_iter()
             .filter(|r| r.agent == agent && !r.status.is_final())
             .collect(),
@@ -80,6 +79,14 @@ pub(super) fn upgrade(
     let shown = to.display().to_string();
     let mut results = Vec::new();
     for run in &runs {
+        // The run is claimed while it is checked and switched: nobody
+        // executes it meanwhile, and the switch is refused if somebody
+        // took it over since.
+        let claim = if run.status.is_final() || run.component_digest == digest {
+            None
+        } else {
+            Some(crate::lease::acquire(&*journal, &run.id))
+        };
         let outcome = if run.status.is_final() {
             Err(format!(
                 "the run is {}; only unfinished runs move",
@@ -88,11 +95,17 @@ pub(super) fn upgrade(
         } else if run.component_digest == digest {
             Ok(())
         } else {
-            block_on(runtime.check_upgrade(&shown, &bytes, run))?
+            match &claim {
+                Some(Err(e)) => Err(e.to_string()),
+                _ => block_on(runtime.check_upgrade(&shown, &bytes, run))?,
+            }
         };
-        if outcome.is_ok() && run.component_digest != digest {
-            journal.put_component(&digest, &bytes).wait_blocking()?;
-            journal.set_component(&run.id, &digest).wait_blocking()?;
+        if let Some(Ok(fence)) = &claim {
+            if outcome.is_ok() {
+                journal.put_component(&digest, &bytes).wait_blocking()?;
+                journal.set_component(fence, &digest).wait_blocking()?;
+            }
+            journal.release(fence)?;
         }
         if !json {
             match &outcome {

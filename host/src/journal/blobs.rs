@@ -82,6 +82,20 @@ fn extract(value: &mut Value, blobs: &mut Vec<(String, String)>, top: bool) -> b
     true
 }
 
+/// The digests of the blobs a packed text refers to. A packed text is
+/// canonical JSON that held no reference key before packing, so every
+/// occurrence of the key is a reference.
+pub fn references(text: &str) -> impl Iterator<Item = &str> {
+    const OPEN: &str = "{\"$relive-blob\":\"";
+    text.match_indices(OPEN).filter_map(|(at, _)| {
+        let digest = text.get(at + OPEN.len()..at + OPEN.len() + 64)?;
+        digest
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit())
+            .then_some(digest)
+    })
+}
+
 /// Restores a packed text; `fetch` returns a blob's bytes by digest.
 pub fn unpack(text: &str, fetch: &mut dyn FnMut(&str) -> Option<String>) -> Result<String, String> {
     let mut value: Value =
@@ -132,6 +146,11 @@ mod tests {
         let store: HashMap<_, _> = packed.blobs.into_iter().collect();
         let restored = unpack(&packed.text, &mut |d| store.get(d).cloned()).unwrap();
         assert_eq!(restored, text);
+        let mut refs: Vec<&str> = references(&packed.text).collect();
+        let mut digests: Vec<&str> = store.keys().map(String::as_str).collect();
+        refs.sort();
+        digests.sort();
+        assert_eq!(refs, digests, "every blob is found as a reference");
     }
 
     #[test]

@@ -175,6 +175,7 @@ mod tests {
                 config_path: None,
                 created_at_ms: 1,
                 updated_at_ms: 2,
+                policy: None,
             },
             entries: vec![e0, e1],
         }

@@ -54,6 +54,7 @@ fn sample_file() -> Vec<u8> {
             config_path: None,
             created_at_ms: 1,
             updated_at_ms: 2,
+            policy: None,
         },
         entries,
     };
@@ -121,6 +122,7 @@ fn database_reader_never_panics_on_damaged_files() {
             component_digest: "sha256:c".into(),
             input: "i".into(),
             config_path: None,
+            policy: None,
             lease: None,
         })
         .wait_blocking()
@@ -134,7 +136,7 @@ fn database_reader_never_panics_on_damaged_files() {
             );
             e.response = Some("{\"Ok\":\"r\"}".into());
             e.state = EntryState::Completed;
-            j.append("r", e, Durability::Commit)
+            j.append(&fence("r"), e, Durability::Commit)
                 .wait_blocking()
                 .unwrap();
         }

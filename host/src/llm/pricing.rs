@@ -76,7 +76,10 @@ pub fn run_cost(
             e.name.clone()
         };
         let prices = Prices::of(config.models.get(&name)?)?;
-        *total.get_or_insert(0.0) += prices.cost(usage);
+        *total.get_or_insert(0.0) += prices.cost(crate::llm::Usage {
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+        });
     }
     total
 }

@@ -435,6 +435,8 @@ struct RunFilter {
     #[serde(default)]
     waiting: bool,
     limit: Option<usize>,
+    /// The cursor of the next page: the `next` of the previous one.
+    before: Option<String>,
 }
 
 async fn list_runs(
@@ -450,22 +452,29 @@ async fn list_runs(
             ))
         })?),
     };
-    let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+    let status = if filter.waiting {
+        Some(RunStatus::Suspended)
+    } else {
+        status
+    };
+    let query = crate::journal::RunQuery {
+        status,
+        agent: filter.agent.clone().filter(|a| !a.is_empty()),
+        limit: filter.limit.unwrap_or(100).clamp(1, 1000),
+        before: filter.before.clone().filter(|b| !b.is_empty()),
+    };
     let svc = service.clone();
-    let runs = blocking(move || {
-        let runs = svc.journal.runs()?;
-        let views: Vec<Value> = runs
-            .iter()
-            .filter(|r| status.is_none_or(|s| r.status == s))
-            .filter(|r| filter.agent.as_deref().is_none_or(|a| r.agent == a))
-            .filter(|r| !filter.waiting || r.status == RunStatus::Suspended)
-            .take(limit)
-            .map(|r| run_view(&svc, r))
-            .collect();
-        Ok(views)
+    let (runs, next) = blocking(move || {
+        let runs = svc.journal.runs(&query)?;
+        // A full page may have more after it.
+        let next = (runs.len() == query.limit)
+            .then(|| runs.last().map(|r| r.id.clone()))
+            .flatten();
+        let views: Vec<Value> = runs.iter().map(|r| run_view(&svc, r)).collect();
+        Ok((views, next))
     })
     .await?;
-    Ok(Json(json!({ "runs": runs })))
+    Ok(Json(json!({ "runs": runs, "next": next })))
 }
 
 async fn get_run(State(service): Shared, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -493,7 +502,8 @@ async fn get_entries(State(service): Shared, Path(id): Path<String>) -> ApiResul
 }
 
 async fn get_events(State(service): Shared, Path(id): Path<String>) -> ApiResult<Response> {
-    let run = service.journal.find_run(&id)?;
+    let svc = service.clone();
+    let run = blocking(move || Ok(svc.journal.find_run(&id)?)).await?;
     Ok(super::events::stream(service, run.id).into_response())
 }
 
@@ -609,11 +619,16 @@ async fn cancel(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let c: Cancel = body_json(&body, "{\"reason\": optional text}")?;
-    let run = service.journal.find_run(&id)?;
+    let svc = service.clone();
+    let run = blocking(move || Ok(svc.journal.find_run(&id)?)).await?;
     service
         .cancel(&run, c.reason.as_deref())
         .await
         .map_err(ApiError::conflict)?;
-    let run = service.journal.find_run(&run.id)?;
-    Ok(Json(run_view(&service, &run)))
+    let svc = service.clone();
+    blocking(move || {
+        let run = svc.journal.find_run(&run.id)?;
+        Ok(Json(run_view(&svc, &run)))
+    })
+    .await
 }

@@ -16,7 +16,7 @@ mod events;
 pub use api::OPENAPI;
 
 use crate::config::Config;
-use crate::journal::{Journal, JournalError, NewRun, RunRecord, RunStatus, now_ms};
+use crate::journal::{Fence, Journal, JournalError, NewRun, RunRecord, now_ms};
 use crate::replay::TimerPolicy;
 use crate::runtime::{Outcome, Runtime};
 use anyhow::{Context as _, anyhow, bail};
@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub max_runs: usize,
     /// How long a shutdown waits for runs to reach their next host call.
     pub grace: Duration,
+    /// Finished runs older than this are pruned every hour.
+    pub retain: Option<Duration>,
 }
 
 /// A component the service knows, by digest.
@@ -58,8 +60,8 @@ pub(crate) struct Service {
     pub components: Mutex<BTreeMap<String, ComponentInfo>>,
     /// The digest of each agent's configured component.
     agent_components: Mutex<HashMap<String, String>>,
-    /// Runs executing in this process, by id.
-    active: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Runs executing in this process, by id, with the fence of their claim.
+    active: Mutex<HashMap<String, (tokio::task::AbortHandle, Fence)>>,
     slots: Arc<Semaphore>,
     /// Wakes the scheduler (a run was created or answered, or a slot freed).
     pub wake: Notify,
@@ -124,6 +126,10 @@ pub async fn serve(
         }
     );
     let scheduler = tokio::spawn(service.clone().schedule());
+    let pruner = service
+        .options
+        .retain
+        .map(|age| tokio::spawn(prune_every_hour(service.journal.clone(), age)));
     let app = api::router(service.clone());
     let mut stopped = service.stopped.subscribe();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -133,6 +139,9 @@ pub async fn serve(
     shutdown_signal(signals).await;
     service.shutdown().await;
     scheduler.abort();
+    if let Some(pruner) = pruner {
+        pruner.abort();
+    }
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => eprintln!("relive: warning: the HTTP server stopped with: {e}"),
         Err(_) => eprintln!("relive: warning: open connections did not close within 5 s"),
@@ -140,6 +149,48 @@ pub async fn serve(
     }
     eprintln!("relive: stopped");
     Ok(())
+}
+
+/// How often `--retain-days` prunes.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Prunes finished runs older than `age`, now and then every hour.
+async fn prune_every_hour(journal: Arc<dyn Journal>, age: Duration) {
+    loop {
+        let j = journal.clone();
+        let request = crate::journal::PruneRequest {
+            updated_before_ms: now_ms().saturating_sub(age.as_millis().min(i64::MAX as u128) as i64),
+            statuses: crate::journal::RunStatus::ALL
+                .into_iter()
+                .filter(|s| s.is_final())
+                .collect(),
+            force: false,
+            dry_run: false,
+        };
+        match tokio::task::spawn_blocking(move || j.prune(&request)).await {
+            Ok(Ok(report)) if report.runs > 0 || report.blobs > 0 => eprintln!(
+                "relive: retention: {}",
+                crate::cli::describe_prune(&report, false)
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("relive: warning: retention prune failed: {e}"),
+            Err(e) => eprintln!("relive: warning: retention prune failed: {e}"),
+        }
+        tokio::time::sleep(PRUNE_EVERY).await;
+    }
+}
+
+/// Whether `error` says another process took the run's lease over.
+fn lease_lost(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<JournalError>(),
+            Some(JournalError::LeaseLost { .. })
+        ) || matches!(
+            cause.downcast_ref::<crate::replay::Stop>(),
+            Some(crate::replay::Stop::Journal(JournalError::LeaseLost { .. }))
+        )
+    })
 }
 
 /// SIGTERM and SIGINT handlers, installed before the service says it is
@@ -241,12 +292,20 @@ impl Service {
                 .as_ref()
                 .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
                 .map(|p| p.display().to_string()),
+            policy: self
+                .runtime
+                .grants(&self.config, agent)
+                .ok()
+                .map(|g| g.policy.to_value()),
             lease: None,
         };
         let id = run.id.clone();
         self.journal.create_run(run).wait().await?;
         self.wake.notify_one();
-        self.journal.find_run(&id)
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || journal.find_run(&id))
+            .await
+            .map_err(|e| JournalError::Other(format!("reading the new run failed: {e}")))?
     }
 
     /// Frees the leases of dead relive processes on this host, so that
@@ -254,7 +313,7 @@ impl Service {
     fn break_dead_leases(&self) -> Result<usize, JournalError> {
         let mut freed = 0;
         for owner in self.journal.lease_owners()? {
-            if crate::lease::is_dead(&owner) {
+            if crate::lease::is_dead(self.journal.as_ref(), &owner) {
                 freed += self.journal.break_leases(&owner)?;
             }
         }
@@ -269,7 +328,9 @@ impl Service {
         self.lock_active().len()
     }
 
-    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {
+    fn lock_active(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (tokio::task::AbortHandle, Fence)>> {
         self.active.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -281,16 +342,32 @@ impl Service {
             if self.stopping.load(Ordering::Relaxed) {
                 return;
             }
-            if last_sweep.elapsed() > crate::lease::RENEW_EVERY {
+            let sweep = last_sweep.elapsed() > crate::lease::RENEW_EVERY;
+            if sweep {
                 last_sweep = std::time::Instant::now();
-                if let Err(e) = self.break_dead_leases() {
+            }
+            // The journal's queries block: off the async threads.
+            let service = self.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                if sweep && let Err(e) = service.break_dead_leases() {
                     eprintln!("relive: warning: cannot check run leases: {e}");
                 }
-            }
-            let next = match self.claim_ready() {
-                Ok(next) => next,
-                Err(e) => {
+                service.claim_ready()
+            })
+            .await;
+            let next = match found {
+                Ok(Ok((claimed, next))) => {
+                    for (fence, permit) in claimed {
+                        self.spawn_drive(fence, permit);
+                    }
+                    next
+                }
+                Ok(Err(e)) => {
                     eprintln!("relive: warning: cannot look for ready runs: {e}");
+                    Some(POLL)
+                }
+                Err(e) => {
+                    eprintln!("relive: warning: the scheduler's journal query failed: {e}");
                     Some(POLL)
                 }
             };
@@ -299,16 +376,25 @@ impl Service {
         }
     }
 
-    /// Starts what is ready; returns how long until the next run is due
-    /// (zero when free slots may find more work at once).
-    fn claim_ready(self: &Arc<Self>) -> Result<Option<Duration>, JournalError> {
+    /// Claims what is ready while slots are free (blocking journal calls);
+    /// returns the claims and how long until the next run is due (zero when
+    /// free slots may find more work at once).
+    #[allow(clippy::type_complexity)]
+    fn claim_ready(
+        &self,
+    ) -> Result<
+        (
+            Vec<(Fence, tokio::sync::OwnedSemaphorePermit)>,
+            Option<Duration>,
+        ),
+        JournalError,
+    > {
         let free = self.slots.available_permits();
         if free == 0 {
-            return Ok(None);
+            return Ok((Vec::new(), None));
         }
-        let now = now_ms();
-        let ready = self.journal.ready_runs(now, free + self.active_count())?;
-        let mut started = 0;
+        let ready = self.journal.ready_runs(free + self.active_count())?;
+        let mut claimed = Vec::new();
         for run in ready {
             if self.is_active(&run.id) {
                 continue;
@@ -316,45 +402,51 @@ impl Service {
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 break;
             };
-            if !self
-                .journal
-                .claim(&run.id, &crate::lease::fresh(), now, None)?
-            {
-                continue; // another process was quicker
+            match self.journal.claim(
+                &run.id,
+                crate::lease::me(),
+                crate::lease::LEASE_TTL,
+                None,
+            )? {
+                Some(fence) => claimed.push((fence, permit)),
+                None => continue, // another process was quicker
             }
-            started += 1;
-            self.spawn_drive(run.id, permit);
         }
-        if started > 0 && self.slots.available_permits() > 0 {
-            return Ok(Some(Duration::ZERO));
+        if !claimed.is_empty() && self.slots.available_permits() > claimed.len() {
+            return Ok((claimed, Some(Duration::ZERO)));
         }
-        Ok(self
-            .journal
-            .next_ready_at()?
-            .map(|at| Duration::from_millis((at - now_ms()).max(0) as u64)))
+        Ok((claimed, self.journal.next_ready_in()?))
     }
 
-    fn spawn_drive(self: &Arc<Self>, run_id: String, permit: tokio::sync::OwnedSemaphorePermit) {
+    fn spawn_drive(self: &Arc<Self>, fence: Fence, permit: tokio::sync::OwnedSemaphorePermit) {
         let service = self.clone();
-        let id = run_id.clone();
+        let id = fence.run_id.clone();
+        let claim = fence.clone();
         // Registered before it runs: the task removes itself at its end.
         let mut active = self.lock_active();
         let task = tokio::spawn(async move {
-            service.drive(&id).await;
-            service.lock_active().remove(&id);
+            service.drive(&claim).await;
+            service.lock_active().remove(&claim.run_id);
             drop(permit);
-            service.hub.prune(&id);
+            service.hub.prune(&claim.run_id);
             service.wake.notify_one();
         });
-        active.insert(run_id, task.abort_handle());
+        active.insert(id, (task.abort_handle(), fence));
     }
 
     /// Executes one claimed run until it ends, suspends or is interrupted.
-    async fn drive(&self, run_id: &str) {
-        let record = match self.journal.find_run(run_id) {
-            Ok(r) => r,
-            Err(e) => {
+    async fn drive(&self, fence: &Fence) {
+        let run_id = fence.run_id.as_str();
+        let journal = self.journal.clone();
+        let id = run_id.to_string();
+        let record = match tokio::task::spawn_blocking(move || journal.find_run(&id)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
                 eprintln!("relive: run {run_id}: {e}");
+                return;
+            }
+            Err(e) => {
+                eprintln!("relive: run {run_id}: reading it failed: {e}");
                 return;
             }
         };
@@ -362,7 +454,13 @@ impl Service {
         let observer = self.hub.observer(run_id);
         let result = self
             .runtime
-            .resume(&record, &self.config, Some(observer), TimerPolicy::Suspend)
+            .resume_claimed(
+                &record,
+                fence,
+                &self.config,
+                Some(observer),
+                TimerPolicy::Suspend,
+            )
             .await;
         match result {
             Ok(report) => {
@@ -371,6 +469,10 @@ impl Service {
                 }
                 self.publish_status(run_id);
             }
+            Err(e) if lease_lost(&e) => {
+                // Another process owns the run now: it must not be touched.
+                eprintln!("relive: run {run_id} stopped here: {e:#}");
+            }
             Err(e) => {
                 // The host could not do its part: leave the run as it is
                 // and try again later, saying why.
@@ -378,13 +480,11 @@ impl Service {
                     "relive: run {run_id} could not be executed: {e:#}; it is retried in {} s",
                     RETRY_AFTER_ERROR.as_secs()
                 );
-                let _ = self.journal.release(run_id, crate::lease::me());
                 let _ = self
                     .journal
                     .set_ready(
-                        run_id,
+                        fence,
                         Some(now_ms() + RETRY_AFTER_ERROR.as_millis() as i64),
-                        crate::journal::Durability::Commit,
                     )
                     .wait()
                     .await;
@@ -399,47 +499,34 @@ impl Service {
     }
 
     /// Cancels a run: stops it if it executes here, then marks it
-    /// cancelled. A run executed by another live process is refused.
+    /// cancelled, checking its status and lease in the same transaction. A
+    /// run executed by another live process is refused.
     pub async fn cancel(&self, run: &RunRecord, reason: Option<&str>) -> Result<(), String> {
-        if run.status.is_final() {
-            return Err(format!(
-                "run {} is {} already; only running, suspended or uncertain runs can be cancelled",
-                run.id, run.status
-            ));
-        }
+        let mut owner = None;
         let task = self.lock_active().remove(&run.id);
-        if let Some(task) = task {
+        if let Some((task, _)) = task {
             task.abort();
             // Wait until the run's task is gone, so that nothing it queued
-            // can land after the cancellation.
+            // can land after the cancellation (and the cancel bumps the
+            // lease generation: anything later is refused).
             for _ in 0..500 {
                 if task.is_finished() {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
+            owner = Some(crate::lease::me().to_string());
         } else if let Ok(Some(lease)) = self.journal.lease(&run.id)
-            && lease.owner != crate::lease::me()
-            && lease.expires_at_ms > now_ms()
-            && !crate::lease::is_dead(&lease.owner)
+            && crate::lease::is_dead(self.journal.as_ref(), &lease.owner)
         {
-            return Err(format!(
-                "run {} is being executed by another relive process ({}); cancel it there",
-                run.id, lease.owner
-            ));
+            owner = Some(lease.owner);
         }
         let error = format!(
             "cancelled by an operator{}",
             reason.map(|r| format!(": {r}")).unwrap_or_default()
         );
         self.journal
-            .set_status(
-                &run.id,
-                RunStatus::Cancelled,
-                None,
-                Some(error),
-                crate::journal::Durability::Sync,
-            )
+            .cancel(&run.id, error, owner.as_deref())
             .wait()
             .await
             .map_err(|e| e.to_string())?;
@@ -465,10 +552,11 @@ impl Service {
         while self.active_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let left: Vec<(String, tokio::task::AbortHandle)> = self.lock_active().drain().collect();
-        for (id, task) in &left {
+        let left: Vec<(String, (tokio::task::AbortHandle, Fence))> =
+            self.lock_active().drain().collect();
+        for (_, (task, fence)) in &left {
             task.abort();
-            let _ = self.journal.release(id, crate::lease::me());
+            let _ = self.journal.release(fence);
         }
         if !left.is_empty() {
             eprintln!(

@@ -1,0 +1,261 @@
+//! Reading runs, entries and components. Every read runs on one of the
+//! journal's reader connections, beside the writer (WAL).
+
+use super::super::blobs;
+use crate::journal::{
+    Entry, EntryKind, EntryState, JournalError, Resolution, RunQuery, RunRecord, RunStatus, Usage,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+type Result<T> = std::result::Result<T, JournalError>;
+
+const RUN_COLUMNS: &str = "id, agent, component_digest, input, status, output, error, config_path, created_at, updated_at, policy";
+
+/// A row of `runs`, before its text columns are checked.
+struct RunRow {
+    record: RunRecord,
+    status: String,
+    policy: Option<String>,
+}
+
+fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        record: RunRecord {
+            id: row.get(0)?,
+            agent: row.get(1)?,
+            component_digest: row.get(2)?,
+            input: row.get(3)?,
+            status: RunStatus::Running,
+            output: row.get(5)?,
+            error: row.get(6)?,
+            config_path: row.get(7)?,
+            created_at_ms: row.get(8)?,
+            updated_at_ms: row.get(9)?,
+            policy: None,
+        },
+        status: row.get(4)?,
+        policy: row.get(10)?,
+    })
+}
+
+impl RunRow {
+    fn finish(self) -> Result<RunRecord> {
+        let RunRow {
+            mut record,
+            status,
+            policy,
+        } = self;
+        let damaged = |e: String| JournalError::Other(format!("run {} is damaged: {e}", record.id));
+        record.status = status.parse().map_err(damaged)?;
+        record.policy = match policy {
+            Some(text) => Some(
+                serde_json::from_str(&text).map_err(|e| damaged(format!("bad policy: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(record)
+    }
+}
+
+pub(super) fn find_run(conn: &Connection, id_or_prefix: &str) -> Result<RunRecord> {
+    let exact = conn
+        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
+        .query_row([id_or_prefix], run_row)
+        .optional()?;
+    if let Some(run) = exact {
+        return run.finish();
+    }
+    if id_or_prefix.len() < 4 || !id_or_prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(JournalError::UnknownRun(id_or_prefix.to_string()));
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE id LIKE ?1 || '%' ORDER BY id LIMIT 6"
+    ))?;
+    let found: Vec<RunRow> = stmt
+        .query_map([id_or_prefix], run_row)?
+        .collect::<std::result::Result<_, _>>()?;
+    match found.len() {
+        0 => Err(JournalError::UnknownRun(id_or_prefix.to_string())),
+        1 => found.into_iter().next().expect("one run").finish(),
+        _ => Err(JournalError::AmbiguousRun {
+            prefix: id_or_prefix.to_string(),
+            matches: found
+                .iter()
+                .map(|r| r.record.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// A page of runs, newest first: (created_at, id) descending, after the
+/// cursor run if there is one.
+pub(super) fn runs(conn: &Connection, query: &RunQuery) -> Result<Vec<RunRecord>> {
+    let cursor: Option<(i64, String)> = match &query.before {
+        Some(id) => Some(
+            conn.prepare_cached("SELECT created_at, id FROM runs WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| JournalError::UnknownRun(id.clone()))?,
+        ),
+        None => None,
+    };
+    let (at, id) = cursor.unwrap_or((i64::MAX, String::new()));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs
+         WHERE (?1 IS NULL OR status = ?1) AND (?5 IS NULL OR agent = ?5)
+           AND (created_at < ?2 OR (created_at = ?2 AND (?3 = '' OR id < ?3)))
+         ORDER BY created_at DESC, id DESC LIMIT ?4"
+    ))?;
+    let rows: Vec<RunRow> = stmt
+        .query_map(
+            params![
+                query.status.map(|s| s.as_str()),
+                at,
+                id,
+                query.limit.min(i64::MAX as usize) as i64,
+                query.agent,
+            ],
+            run_row,
+        )?
+        .collect::<std::result::Result<_, _>>()?;
+    rows.into_iter().map(RunRow::finish).collect()
+}
+
+/// A row of `entries`, before its text columns are checked and unpacked.
+struct EntryRow {
+    seq: i64,
+    kind: String,
+    name: String,
+    request_digest: String,
+    request: String,
+    response: Option<String>,
+    state: String,
+    started_at: i64,
+    finished_at: Option<i64>,
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    resolution: Option<String>,
+    packed: i64,
+    attempts: Option<String>,
+}
+
+fn entry_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
+    Ok(EntryRow {
+        seq: row.get(0)?,
+        kind: row.get(1)?,
+        name: row.get(2)?,
+        request_digest: row.get(3)?,
+        request: row.get(4)?,
+        response: row.get(5)?,
+        state: row.get(6)?,
+        started_at: row.get(7)?,
+        finished_at: row.get(8)?,
+        input_tokens: row.get(9)?,
+        output_tokens: row.get(10)?,
+        resolution: row.get(11)?,
+        packed: row.get(12)?,
+        attempts: row.get(13)?,
+    })
+}
+
+impl EntryRow {
+    /// The entry, its blobs restored through `fetch`.
+    fn finish(
+        self,
+        run_id: &str,
+        fetch: &mut dyn FnMut(&str) -> Option<String>,
+    ) -> Result<Entry> {
+        let seq = self.seq as u64;
+        let damaged = |message: String| JournalError::Damaged {
+            run_id: run_id.to_string(),
+            seq,
+            message,
+        };
+        let request = if self.packed & 1 != 0 {
+            blobs::unpack(&self.request, fetch).map_err(damaged)?
+        } else {
+            self.request
+        };
+        let response = match self.response {
+            Some(text) if self.packed & 2 != 0 => Some(blobs::unpack(&text, fetch).map_err(damaged)?),
+            other => other,
+        };
+        let kind: EntryKind = self.kind.parse().map_err(damaged)?;
+        let state: EntryState = self.state.parse().map_err(damaged)?;
+        if state == EntryState::Completed && response.is_none() {
+            return Err(damaged("completed entry has no response".into()));
+        }
+        let resolution = match self.resolution {
+            Some(text) => Some(
+                serde_json::from_str::<Resolution>(&text)
+                    .map_err(|e| damaged(format!("bad resolution: {e}")))?,
+            ),
+            None => None,
+        };
+        let attempts = match self.attempts {
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| damaged(format!("bad attempts: {e}")))?
+            }
+            None => Vec::new(),
+        };
+        Ok(Entry {
+            seq,
+            kind,
+            name: self.name,
+            request_digest: self.request_digest,
+            request,
+            response,
+            state,
+            started_at_ms: self.started_at,
+            finished_at_ms: self.finished_at,
+            usage: match (self.input_tokens, self.output_tokens) {
+                (Some(i), Some(o)) => Some(Usage {
+                    input_tokens: i as u32,
+                    output_tokens: o as u32,
+                }),
+                _ => None,
+            },
+            resolution,
+            attempts,
+        })
+    }
+}
+
+pub(super) fn entries(conn: &Connection, run_id: &str) -> Result<Vec<Entry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, kind, name, request_digest, request, response, state, started_at,
+                finished_at, input_tokens, output_tokens, resolution, packed, attempts
+         FROM entries WHERE run_id = ?1 ORDER BY seq",
+    )?;
+    let rows: Vec<EntryRow> = stmt
+        .query_map([run_id], entry_row)?
+        .collect::<std::result::Result<_, _>>()?;
+    let mut blob_stmt = conn.prepare_cached("SELECT bytes FROM blobs WHERE digest = ?1")?;
+    let mut fetch = |digest: &str| -> Option<String> {
+        blob_stmt
+            .query_row([digest], |r| r.get(0))
+            .optional()
+            .ok()
+            .flatten()
+    };
+    let mut entries = Vec::with_capacity(rows.len());
+    for (expected, row) in rows.into_iter().enumerate() {
+        if row.seq != expected as i64 {
+            return Err(JournalError::Damaged {
+                run_id: run_id.to_string(),
+                seq: row.seq as u64,
+                message: format!("entries are not contiguous: expected #{expected}"),
+            });
+        }
+        entries.push(row.finish(run_id, &mut fetch)?);
+    }
+    Ok(entries)
+}
+
+pub(super) fn component(conn: &Connection, digest: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT bytes FROM components WHERE digest = ?1")?
+        .query_row(params![digest], |r| r.get(0))
+        .optional()?)
+}
