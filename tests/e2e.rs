@@ -8,6 +8,7 @@ mod bad_input;
 mod divergence;
 mod kill;
 mod llm_calls;
+mod old_journals;
 mod openai;
 mod record_replay;
 mod replay_tests;
