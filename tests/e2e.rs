@@ -9,6 +9,7 @@ mod divergence;
 mod hardening;
 mod kill;
 mod llm_calls;
+mod old_journals;
 mod openai;
 mod record_replay;
 mod replay_tests;
