@@ -3,8 +3,7 @@
 
 use crate::serve::{Served, http, is_final, post, wait_run};
 use crate::support::*;
-use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// A scratch folder whose relive.toml grants the `waiter` guest.

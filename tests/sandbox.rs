@@ -208,7 +208,7 @@ fn network_imports_are_refused_before_the_component_runs() {
     }
     assert!(
         !scratch.db().exists()
-            || relive::journal::Journal::runs(&scratch.journal())
+            || relive::journal::all_runs(&scratch.journal(), None)
                 .unwrap()
                 .is_empty(),
         "no run was created"

@@ -148,6 +148,7 @@ impl RawJournal {
                     component_digest: digest,
                     input: "{}".into(),
                     config_path: None,
+                    policy: None,
                     lease: None,
                 })
                 .wait_blocking()?;

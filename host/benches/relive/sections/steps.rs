@@ -13,7 +13,7 @@ use crate::report::{Figure, Unit};
 use crate::setup::{Bench, READ_ARGS, us, write_args};
 use relive::config::{Config, FsyncPolicy};
 use relive::journal::{
-    Completion, Durability, Entry, EntryKind, Journal, NewRun, SqliteJournal, component_digest,
+    Completion, Durability, Entry, EntryKind, Fence, Journal, NewRun, SqliteJournal, component_digest,
     new_run_id,
 };
 use relive::tools::ToolContext;
@@ -138,8 +138,9 @@ pub fn run(bench: &mut Bench) -> anyhow::Result<Outcome> {
 }
 
 /// µs per journal write pair of a step, as the replay engine makes it for
-/// an idempotent tool (the `started` entry appended lazily, the result
-/// committed and waited for), through `SqliteJournal` with nothing else.
+/// an idempotent tool (the `started` entry committed before the call leaves
+/// the host, then the result committed, each waited for), through
+/// `SqliteJournal` with nothing else.
 fn journal_alone(bench: &mut Bench) -> anyhow::Result<Vec<f64>> {
     let db = bench.scratch("journal-alone.db");
     let journal = SqliteJournal::open(&db, FsyncPolicy::Critical)?;
@@ -155,6 +156,7 @@ fn journal_alone(bench: &mut Bench) -> anyhow::Result<Vec<f64>> {
             component_digest: digest,
             input: "{}".into(),
             config_path: None,
+            policy: None,
             lease: None,
         })
         .wait_blocking()?;
@@ -162,28 +164,35 @@ fn journal_alone(bench: &mut Bench) -> anyhow::Result<Vec<f64>> {
     let steps = 2_000u64;
     bench.rt.block_on(async {
         let mut seq = 0;
-        let step = |seq: u64| {
+        let fence = Fence {
+            run_id: run_id.clone(),
+            generation: 0,
+        };
+        let step = async |seq: u64| {
             let entry = Entry::new(seq, EntryKind::Tool, "step", READ_ARGS.to_string());
-            drop(journal.append(&run_id, entry, Durability::Lazy));
-            journal.complete(
-                &run_id,
-                seq,
-                Completion {
-                    response: response.clone(),
-                    ..Completion::default()
-                },
-                Durability::Commit,
-            )
+            journal.append(&fence, entry, Durability::Commit).wait().await?;
+            journal
+                .complete(
+                    &fence,
+                    seq,
+                    Completion {
+                        response: response.clone(),
+                        ..Completion::default()
+                    },
+                    Durability::Commit,
+                )
+                .wait()
+                .await
         };
         for _ in 0..200 {
-            step(seq).wait().await?;
+            step(seq).await?;
             seq += 1;
         }
         let mut samples = Vec::new();
         for _ in 0..bench.reps {
             let begun = Instant::now();
             for _ in 0..steps {
-                step(seq).wait().await?;
+                step(seq).await?;
                 seq += 1;
             }
             samples.push(us(begun.elapsed()) / steps as f64);
