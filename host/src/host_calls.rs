@@ -378,6 +378,7 @@ impl wit_tools::Host for HostState {
             encode(&arguments)
         };
         let run_id = self.recorder.run_id().to_string();
+        let max_result_bytes = self.grants.limits.max_call_bytes;
         let tool_name = name.clone();
         let result = self
             .recorder
@@ -394,6 +395,7 @@ impl wit_tools::Host for HostState {
                                 idempotency_key: crate::replay::idempotency_key(&run_id, seq),
                                 run_id,
                                 seq,
+                                max_result_bytes,
                             };
                             tool.call(&ctx, &arguments).await
                         }

@@ -4,18 +4,34 @@
 //! The program runs with the directory of relive.toml as its working
 //! directory and the host's environment plus `RELIVE_RUN_ID`, `RELIVE_SEQ`,
 //! `RELIVE_IDEMPOTENCY_KEY` and `RELIVE_TOOL`, so a tool can make itself
-//! idempotent. A non-zero exit status, output that is not JSON, or a run
-//! past the timeout is a tool failure the agent sees; the program is killed
-//! on timeout.
+//! idempotent. A non-zero exit status, output that is not JSON, output over
+//! the run's `max_call_bytes`, or a run past the timeout is a tool failure
+//! the agent sees.
+//!
+//! A call owns every process it starts. The program leads a process group of
+//! its own, and when the call is over — the program exited, failed, printed
+//! too much or timed out, or the run was dropped in the middle of the call —
+//! every process left in that group is killed (SIGKILL). A program that must
+//! leave something running has to start it in a session of its own
+//! (`setsid`), outside relive's care. stdout and stderr are read together as
+//! they come, so neither can stall the program: stdout up to the limit, and
+//! all of stderr, of which the last [`STDERR_KEPT_BYTES`] are kept for the
+//! error of a failed call.
 
 use super::{Tool, ToolContext, ToolError};
 use crate::config::{DEFAULT_TOOL_TIMEOUT_SECS, ToolConfig};
-use crate::limits::DEFAULT_MAX_CALL_BYTES;
 use crate::llm::{BoxFuture, ToolSpec};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+/// The end of a tool's stderr kept for the error of a failed call; the
+/// rest is read and dropped.
+pub const STDERR_KEPT_BYTES: usize = 64 * 1024;
+/// Characters of that end quoted in the error.
+const STDERR_QUOTED_CHARS: usize = 2000;
 
 /// A tool backed by a program.
 pub struct CommandTool {
@@ -27,6 +43,13 @@ pub struct CommandTool {
     schema: String,
     idempotent: bool,
     timeout: Duration,
+}
+
+/// Why reading a call's output stopped early.
+enum Stop {
+    Io(std::io::Error),
+    /// stdout passed the limit.
+    TooLarge,
 }
 
 impl CommandTool {
@@ -61,7 +84,8 @@ impl CommandTool {
 
     async fn run(&self, ctx: &ToolContext, arguments: &str) -> Result<String, ToolError> {
         let failed = |message: String| ToolError::Failed(format!("tool `{}` {message}", self.name));
-        let mut child = tokio::process::Command::new(&self.program)
+        let mut command = tokio::process::Command::new(&self.program);
+        command
             .args(&self.args)
             .current_dir(&self.workdir)
             .env("RELIVE_RUN_ID", &ctx.run_id)
@@ -71,57 +95,78 @@ impl CommandTool {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                failed(format!(
-                    "could not start {}: {e} (check `command` under [tools.{}])",
-                    self.program.display(),
-                    self.name
-                ))
-            })?;
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command.spawn().map_err(|e| {
+            failed(format!(
+                "could not start {}: {e} (check `command` under [tools.{}])",
+                self.program.display(),
+                self.name
+            ))
+        })?;
+        // Declared after `child`, so dropped before it when the run is
+        // dropped mid-call: the group is killed while its leader is not yet
+        // reaped, so its id cannot belong to anyone else.
+        let group = Group::of(&child);
         let mut stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
         let input = arguments.as_bytes().to_vec();
+        let max = ctx.max_result_bytes;
         let work = async {
             let write = async {
                 // A tool may exit without reading its input; that is fine.
                 let _ = stdin.write_all(&input).await;
                 drop(stdin);
+                Ok(())
             };
-            let mut out = Vec::new();
-            let mut err = Vec::new();
-            let mut limited_out = (&mut stdout).take(DEFAULT_MAX_CALL_BYTES + 1);
-            let mut limited_err = (&mut stderr).take(64 * 1024);
-            let read_out = limited_out.read_to_end(&mut out);
-            let read_err = limited_err.read_to_end(&mut err);
-            let (_, r1, r2) = tokio::join!(write, read_out, read_err);
-            r1.and(r2)?;
-            let status = child.wait().await?;
-            Ok::<_, std::io::Error>((status, out, err))
+            let read_out = async {
+                let mut out = Vec::new();
+                // One byte over the limit tells "at the limit" from "over it".
+                (&mut stdout)
+                    .take(max as u64 + 1)
+                    .read_to_end(&mut out)
+                    .await
+                    .map_err(Stop::Io)?;
+                if out.len() > max {
+                    group.kill();
+                    return Err(Stop::TooLarge);
+                }
+                Ok(out)
+            };
+            let read_err = async { read_tail(&mut stderr).await.map_err(Stop::Io) };
+            let wait = async {
+                let status = child.wait().await.map_err(Stop::Io)?;
+                // The program is done: what it left behind goes too, and
+                // lets go of the pipes it inherited.
+                group.kill();
+                Ok(status)
+            };
+            tokio::try_join!(write, read_out, read_err, wait)
         };
-        let (status, out, err) = match tokio::time::timeout(self.timeout, work).await {
+        let ((), out, (err, err_len), status) = match tokio::time::timeout(self.timeout, work).await
+        {
             Err(_) => {
+                group.kill();
                 return Err(failed(format!(
                     "did not finish within {} s (raise `timeout_secs` under [tools.{}])",
                     self.timeout.as_secs(),
                     self.name
                 )));
             }
-            Ok(Err(e)) => return Err(failed(format!("could not be run: {e}"))),
+            Ok(Err(Stop::TooLarge)) => {
+                return Err(failed(format!(
+                    "wrote a result too large: more than {max} bytes on stdout, over the limit of {max} bytes per host call; raise `max_call_bytes` under [limits] (or [agents.NAME.limits]) in relive.toml, or make the tool print less"
+                )));
+            }
+            Ok(Err(Stop::Io(e))) => return Err(failed(format!("could not be run: {e}"))),
             Ok(Ok(done)) => done,
         };
         if !status.success() {
-            let stderr = String::from_utf8_lossy(&err);
             return Err(failed(format!(
                 "exited with {status}: {}",
-                crate::replay::shorten(stderr.trim(), 2000)
-            )));
-        }
-        if out.len() > DEFAULT_MAX_CALL_BYTES as usize {
-            return Err(failed(format!(
-                "wrote more than {DEFAULT_MAX_CALL_BYTES} bytes on stdout"
+                quote_tail(&err, err_len)
             )));
         }
         let text =
@@ -135,6 +180,87 @@ impl CommandTool {
         })?;
         Ok(text.to_string())
     }
+}
+
+/// The process group a call's program leads; killed once, when the call is
+/// over (or when this is dropped).
+struct Group {
+    id: Option<u32>,
+    killed: AtomicBool,
+}
+
+impl Group {
+    fn of(child: &tokio::process::Child) -> Group {
+        Group {
+            id: child.id(),
+            killed: AtomicBool::new(false),
+        }
+    }
+
+    /// SIGKILL to every process in the group, the first time only: once
+    /// all of them are dead, the id is free for another group to take.
+    ///
+    /// With the `rustix` crate, as the workspace denies `unsafe_code` (so no
+    /// `libc::kill`) and rustix is already in the tree; on other systems than
+    /// unix, `kill_on_drop` still kills the program itself.
+    fn kill(&self) {
+        if self.killed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        #[cfg(unix)]
+        if let Some(pid) = self
+            .id
+            .and_then(|id| i32::try_from(id).ok())
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            // ESRCH (nobody left) is the usual answer after a clean exit.
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Reads `pipe` to its end; returns its last [`STDERR_KEPT_BYTES`] and how
+/// many bytes it carried.
+async fn read_tail(pipe: &mut (impl AsyncRead + Unpin)) -> std::io::Result<(Vec<u8>, usize)> {
+    let mut kept = Vec::new();
+    let mut total = 0;
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let n = pipe.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > 2 * STDERR_KEPT_BYTES {
+            kept.drain(..kept.len() - STDERR_KEPT_BYTES);
+        }
+    }
+    if kept.len() > STDERR_KEPT_BYTES {
+        kept.drain(..kept.len() - STDERR_KEPT_BYTES);
+    }
+    Ok((kept, total))
+}
+
+/// The end of a failed tool's stderr, where its error usually is.
+fn quote_tail(kept: &[u8], total: usize) -> String {
+    let text = String::from_utf8_lossy(kept);
+    let text = text.trim();
+    let chars = text.chars().count();
+    if chars <= STDERR_QUOTED_CHARS && total == kept.len() {
+        return text.to_string();
+    }
+    let tail: String = text
+        .chars()
+        .skip(chars.saturating_sub(STDERR_QUOTED_CHARS))
+        .collect();
+    format!("(the end of {total} bytes of stderr) …{tail}")
 }
 
 impl Tool for CommandTool {
@@ -160,51 +286,4 @@ impl Tool for CommandTool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tool(script: &str, timeout: u64) -> CommandTool {
-        let config = ToolConfig {
-            command: Some(vec!["sh".into(), "-c".into(), script.into()]),
-            description: "test".into(),
-            idempotent: Some(true),
-            timeout_secs: Some(timeout),
-            ..ToolConfig::default()
-        };
-        CommandTool::new("t", &config, Path::new("."))
-    }
-
-    fn ctx() -> ToolContext {
-        ToolContext {
-            run_id: "r1".into(),
-            seq: 7,
-            idempotency_key: "relive-r1-7".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn passes_arguments_and_environment() {
-        let t = tool(
-            r#"read line; printf '{"got":%s,"key":"%s","seq":%s}' "$line" "$RELIVE_IDEMPOTENCY_KEY" "$RELIVE_SEQ""#,
-            10,
-        );
-        let out = t.run(&ctx(), "{\"a\":1}\n").await.unwrap();
-        assert_eq!(out, r#"{"got":{"a":1},"key":"relive-r1-7","seq":7}"#);
-    }
-
-    #[tokio::test]
-    async fn failures_are_explained() {
-        let err = tool("echo boom >&2; exit 3", 10)
-            .run(&ctx(), "{}")
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("boom"), "{err}");
-        let err = tool("echo not json", 10)
-            .run(&ctx(), "{}")
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("not JSON"), "{err}");
-        let err = tool("sleep 5", 1).run(&ctx(), "{}").await.unwrap_err();
-        assert!(err.to_string().contains("timeout_secs"), "{err}");
-    }
-}
+mod tests;

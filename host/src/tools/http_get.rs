@@ -12,9 +12,14 @@
 //!    that address only; any port;
 //! 3. relive resolves the name itself and refuses it if any of its addresses
 //!    is loopback, private, link-local (169.254.169.254, where cloud metadata
-//!    lives), unspecified, multicast, shared, reserved, or one of those in an
-//!    IPv6 form that embeds IPv4 (mapped, compatible, NAT64, 6to4) — see
-//!    [`refused_address`] — unless `allow_private = true`;
+//!    lives), unspecified, multicast, shared, reserved, for documentation or
+//!    benchmarks, or one of those in an IPv6 form that embeds or translates
+//!    IPv4 (mapped, SIIT `::ffff:0:0/96`, NAT64 `64:ff9b::/96`, 6to4,
+//!    ISATAP), or in a form refused whatever it embeds (IPv4-compatible
+//!    `::/96`, local-use NAT64 `64:ff9b:1::/48`, Teredo `2001::/32`) — see
+//!    [`refused_address`] — unless `allow_private = true`. A NAT64 prefix a
+//!    network chose for itself cannot be recognised: such networks should
+//!    keep `allow_hosts` to names they trust;
 //! 4. the connection goes to the address that was checked: the client's
 //!    resolver answers only that host, with only that address, so a DNS
 //!    answer that changes between check and connect (rebinding) cannot
@@ -170,6 +175,10 @@ fn refused_v4(ip: Ipv4Addr) -> Option<&'static str> {
         "a reserved (IETF protocol) address"
     } else if a == 198 && (b & 0xfe) == 18 {
         "a benchmarking address"
+    } else if [(192, 0, 2), (198, 51, 100), (203, 0, 113)].contains(&(a, b, c)) {
+        "a documentation address"
+    } else if (a, b, c) == (192, 88, 99) {
+        "a 6to4 relay address (deprecated)"
     } else {
         return None;
     };
@@ -188,14 +197,36 @@ fn refused_v6(ip: Ipv6Addr) -> Option<String> {
         "an unspecified address"
     } else if let Some(v4) = ip.to_ipv4_mapped() {
         return embedded(v4, "IPv4-mapped");
+    } else if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        // ::ffff:0:0/96 (RFC 2765), which a SIIT translator turns into IPv4.
+        return embedded(v4_at(s[6], s[7]), "IPv4-translated (SIIT)");
     } else if s[..6] == [0; 6] {
         "an IPv4-compatible address (deprecated)"
     } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return embedded(v4_at(s[6], s[7]), "NAT64");
     } else if s[..3] == [0x64, 0xff9b, 1] {
+        // RFC 8215: the IPv4 address may sit at several places; all refused.
         "a local-use NAT64 address"
     } else if s[0] == 0x2002 {
         return embedded(v4_at(s[1], s[2]), "6to4");
+    } else if s[..2] == [0x2001, 0] {
+        // RFC 4380: the server's IPv4 address, then the client's, inverted.
+        // A tunnel into IPv4 that no web server needs: refused whatever it
+        // embeds, naming an internal address when there is one.
+        let (server, client) = (v4_at(s[2], s[3]), v4_at(!s[6], !s[7]));
+        return Some(
+            embedded(server, "Teredo")
+                .or_else(|| embedded(client, "Teredo"))
+                .unwrap_or_else(|| "a Teredo address (a tunnel into IPv4)".to_string()),
+        );
+    } else if s[..3] == [0x2001, 2, 0] {
+        "a benchmarking address"
+    } else if s[0] == 0x2001 && (s[1] & 0xfff0) == 0x10 {
+        "an ORCHID address (deprecated)"
+    } else if s[..2] == [0x2001, 0xdb8] || (s[0] == 0x3fff && s[1] < 0x1000) {
+        "a documentation address"
+    } else if s[0] == 0x5f00 {
+        "an SRv6 segment identifier (not routed on the internet)"
     } else if (s[0] & 0xfe00) == 0xfc00 {
         "a unique local (private) address"
     } else if (s[0] & 0xffc0) == 0xfe80 {
@@ -206,6 +237,10 @@ fn refused_v6(ip: Ipv6Addr) -> Option<String> {
         "a multicast address"
     } else if s[..4] == [0x100, 0, 0, 0] {
         "a discard-only address"
+    } else if (s[4] & 0xfdff) == 0 && s[5] == 0x5efe {
+        // RFC 5214: an ISATAP interface ID, under any prefix, ends in the
+        // IPv4 address the site's router tunnels to.
+        return embedded(v4_at(s[6], s[7]), "ISATAP");
     } else {
         return None;
     };

@@ -73,6 +73,8 @@ pub struct ToolContext {
     /// Identical each time the same call is re-issued after a crash; a tool
     /// can use it to make itself idempotent.
     pub idempotency_key: String,
+    /// The largest result the run accepts: its `max_call_bytes`.
+    pub max_result_bytes: usize,
 }
 
 /// A tool the operator declared.

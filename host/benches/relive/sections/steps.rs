@@ -209,6 +209,7 @@ fn tool_alone(bench: &Bench, config: &Config) -> anyhow::Result<Vec<f64>> {
         run_id: "benchtool0".into(),
         seq: 0,
         idempotency_key: "relive-benchtool0-0".into(),
+        max_result_bytes: relive::limits::DEFAULT_MAX_CALL_BYTES as usize,
     };
     let calls = 2_000;
     bench.rt.block_on(async {

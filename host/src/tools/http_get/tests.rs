@@ -73,6 +73,104 @@ fn internal_addresses_are_refused_and_public_ones_are_not() {
     }
 }
 
+/// Each IPv6 form that embeds or translates an IPv4 address, with the
+/// internal address it stands for; and the same forms around a public
+/// address, where the form itself is not refused.
+#[test]
+fn translated_and_embedded_forms_of_internal_addresses_are_refused() {
+    let refused = [
+        // SIIT, IPv4-translated (::ffff:0:0/96, RFC 2765).
+        (
+            "::ffff:0:7f00:1",
+            "loopback address in IPv4-translated (SIIT) form (127.0.0.1)",
+        ),
+        (
+            "::ffff:0:a00:1",
+            "private address in IPv4-translated (SIIT) form (10.0.0.1)",
+        ),
+        (
+            "::ffff:0:a9fe:a9fe",
+            "link-local address in IPv4-translated (SIIT) form",
+        ),
+        // IPv4-mapped (::ffff:0:0/96 with the other word).
+        ("::ffff:192.168.0.1", "private address in IPv4-mapped form"),
+        // IPv4-compatible (::/96, deprecated): refused whatever it embeds.
+        ("::10.0.0.1", "IPv4-compatible"),
+        ("::8.8.8.8", "IPv4-compatible"),
+        // NAT64, well-known prefix (64:ff9b::/96, RFC 6052).
+        ("64:ff9b::a00:1", "private address in NAT64 form (10.0.0.1)"),
+        (
+            "64:ff9b::a9fe:a9fe",
+            "link-local address in NAT64 form (169.254.169.254)",
+        ),
+        (
+            "64:ff9b::c0a8:1",
+            "private address in NAT64 form (192.168.0.1)",
+        ),
+        // NAT64, local-use prefix (64:ff9b:1::/48, RFC 8215): refused whole.
+        ("64:ff9b:1::a00:1", "local-use NAT64"),
+        ("64:ff9b:1:7f00:1::", "local-use NAT64"),
+        // 6to4 (2002::/16, RFC 3056).
+        (
+            "2002:7f00:1::1",
+            "loopback address in 6to4 form (127.0.0.1)",
+        ),
+        ("2002:a00:1::", "private address in 6to4 form (10.0.0.1)"),
+        (
+            "2002:c0a8:101:1::1",
+            "private address in 6to4 form (192.168.1.1)",
+        ),
+        // Teredo (2001::/32, RFC 4380): server, then client (bits inverted).
+        (
+            "2001:0:7f00:1::",
+            "loopback address in Teredo form (127.0.0.1)",
+        ),
+        (
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+            "private address in Teredo form (10.0.0.1)",
+        ),
+        ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "a Teredo address"),
+        // ISATAP (interface ID 0:5efe or 200:5efe, RFC 5214), any prefix.
+        (
+            "2001:db9::5efe:a00:1",
+            "private address in ISATAP form (10.0.0.1)",
+        ),
+        (
+            "2600::200:5efe:7f00:1",
+            "loopback address in ISATAP form (127.0.0.1)",
+        ),
+        // Ranges that are not reachable on the internet.
+        ("2001:db8::1", "documentation"),
+        ("3fff::1", "documentation"),
+        ("2001:2::1", "benchmarking"),
+        ("2001:10::1", "ORCHID"),
+        ("5f00::1", "SRv6"),
+        ("192.0.2.1", "documentation"),
+        ("198.51.100.7", "documentation"),
+        ("203.0.113.9", "documentation"),
+        ("192.88.99.1", "6to4 relay"),
+    ];
+    for (ip, kind) in refused {
+        let why = refused_address(ip.parse().unwrap());
+        assert!(
+            why.as_deref().is_some_and(|w| w.contains(kind)),
+            "{ip}: {why:?}"
+        );
+    }
+    for ip in [
+        "::ffff:0:808:808",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+        "2600::5efe:808:808",
+        "2001:4860:4860::8888",
+        "2001:20::1",
+        "192.0.3.1",
+        "203.0.114.1",
+    ] {
+        assert_eq!(refused_address(ip.parse().unwrap()), None, "{ip}");
+    }
+}
+
 #[test]
 fn host_patterns_parse_and_match() {
     let host = |url: &str| UrlHost::of(&reqwest::Url::parse(url).unwrap()).unwrap();
@@ -208,13 +306,22 @@ fn ctx() -> ToolContext {
         run_id: "r1".into(),
         seq: 1,
         idempotency_key: "relive-r1-1".into(),
+        max_result_bytes: crate::limits::DEFAULT_MAX_CALL_BYTES as usize,
     }
 }
 
 #[tokio::test]
 async fn loopback_is_refused_even_when_allow_listed_and_up() {
     let (addr, seen) = server().await;
-    let t = tool(&["127.0.0.1", "localhost", "::ffff:127.0.0.1"], false);
+    let t = tool(
+        &[
+            "127.0.0.1",
+            "localhost",
+            "::ffff:127.0.0.1",
+            "::ffff:0:7f00:1",
+        ],
+        false,
+    );
     let port = addr.rsplit(':').next().unwrap();
     for (url, needle) in [
         (format!("http://{addr}/"), "127.0.0.1 is a loopback address"),
@@ -229,6 +336,10 @@ async fn loopback_is_refused_even_when_allow_listed_and_up() {
         (
             format!("http://[::ffff:127.0.0.1]:{port}/"),
             "IPv4-mapped form",
+        ),
+        (
+            format!("http://[::ffff:0:7f00:1]:{port}/"),
+            "IPv4-translated (SIIT) form",
         ),
     ] {
         let err = t.call(&ctx(), &get(&url)).await.unwrap_err().to_string();
