@@ -64,3 +64,39 @@ fn answers_sent_while_runs_suspend_are_never_lost() {
         assert_eq!(run["output"], format!("got {i}"), "{run}");
     }
 }
+
+/// 12.8: a guest's own sleep (`std::thread::sleep`, a `wasi:io/poll` wait)
+/// is answered from the journal on replay instead of sleeping again.
+#[test]
+fn a_guest_sleep_is_not_slept_again_on_replay() {
+    let scratch = waiter_scratch("");
+    let out = scratch.run(&["run", "waiter", "--input", "nap 4000 go", "--json"]);
+    assert_code(&out, 6);
+    let id = json(&out)["id"].as_str().unwrap().to_string();
+    let polls = scratch
+        .entries(&id)
+        .iter()
+        .filter(|e| e.kind == relive::journal::EntryKind::Poll)
+        .count();
+    assert!(polls >= 1, "the sleep is journaled as a poll entry");
+    assert_code(&scratch.run(&["signal", &id, "go", "--data", "7"]), 0);
+    let begun = Instant::now();
+    let out = scratch.run(&["resume", &id, "--json"]);
+    let took = begun.elapsed();
+    assert_code(&out, 0);
+    let report = json(&out);
+    // The guest measured its sleep with the journaled monotonic clock: the
+    // replay reports the 4 s it slept the first time, without sleeping.
+    let output = report["output"].as_str().unwrap();
+    let napped: u64 = output
+        .strip_prefix("napped ")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output {output}"));
+    assert!(napped >= 4000, "{output}");
+    assert!(output.ends_with("got 7"), "{output}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "the resume slept again: {took:?}"
+    );
+}

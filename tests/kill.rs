@@ -275,9 +275,10 @@ fn uncertain_run() -> (Scratch, String, u64) {
         "{error}"
     );
     let seq = scratch.entries(&id).last().unwrap().seq;
-    // Asking again without a decision keeps refusing, naming the fix.
+    // Asking again without a decision keeps refusing, naming the fix, with
+    // the same exit code (issue 12.10: it was 1 the second time).
     let again = scratch.run(&["resume", &id]);
-    assert_code(&again, 1);
+    assert_code(&again, 5);
     assert!(
         stderr(&again).contains("relive resolve"),
         "{}",

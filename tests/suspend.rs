@@ -395,7 +395,9 @@ fn guest_output_is_shown_once_and_not_again_on_replay() {
         stderr(&out)
     );
     std::thread::sleep(Duration::from_millis(150));
-    let id = relive::journal::all_runs(&scratch.journal(), None).unwrap()[0].id.clone();
+    let id = relive::journal::all_runs(&scratch.journal(), None).unwrap()[0]
+        .id
+        .clone();
     let resumed = scratch.relive().args(["resume", &id]).output().unwrap();
     assert_code(&resumed, 0);
     assert!(

@@ -9,10 +9,10 @@
 use crate::bindings::{wit_llm, wit_log, wit_tools, wit_types};
 use crate::journal::{Attempt, Completion, EntryKind};
 use crate::limits::{GuestLimiter, Limits};
-use crate::policy::RunPolicy;
 use crate::llm::{
     CallContext, ChatRequest, ChatResponse, EventSink, LlmError, Provider, ProviderEvent, ToolSpec,
 };
+use crate::policy::RunPolicy;
 use crate::replay::{Effect, Event, Observer, Phase, Recorder, Stop};
 use crate::sandbox::MAX_RANDOM_BYTES;
 use crate::tools::{Tool, ToolContext, ToolError};

@@ -133,9 +133,7 @@ pub fn acquire(journal: &dyn Journal, run_id: &str) -> Result<Fence, JournalErro
 
 fn busy(journal: &dyn Journal, run_id: &str) -> JournalError {
     let Ok(Some(held)) = journal.lease(run_id) else {
-        return JournalError::Refused(format!(
-            "run {run_id} could not be claimed; try again"
-        ));
+        return JournalError::Refused(format!("run {run_id} could not be claimed; try again"));
     };
     let left = (held.expires_at_ms - crate::journal::now_ms()).max(0) / 1000;
     let who = match journal.instance(&held.owner) {

@@ -11,6 +11,7 @@ pub mod bindings;
 pub mod cli;
 pub mod config;
 pub mod host_calls;
+mod host_poll;
 mod host_waits;
 pub mod journal;
 pub mod lease;

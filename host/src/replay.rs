@@ -472,11 +472,37 @@ impl Recorder {
         request: String,
         live: impl FnOnce() -> String,
     ) -> Result<String, Stop> {
-        if let Some(entry) = self.matching(kind, name, &request)? {
-            return self.replayed(entry);
+        if let Some(response) = self.replay_local(kind, name, &request)? {
+            return Ok(response);
         }
-        let seq = self.cursor as u64;
         let response = live();
+        self.record_local(kind, name, request, response)
+    }
+
+    /// The first half of [`Recorder::local`], for local calls whose live
+    /// part is async: the recorded answer if the run replays this call.
+    pub fn replay_local(
+        &mut self,
+        kind: EntryKind,
+        name: &str,
+        request: &str,
+    ) -> Result<Option<String>, Stop> {
+        match self.matching(kind, name, request)? {
+            Some(entry) => self.replayed(entry).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The second half of [`Recorder::local`]: records a live local call
+    /// lazily and returns its response.
+    pub fn record_local(
+        &mut self,
+        kind: EntryKind,
+        name: &str,
+        request: String,
+        response: String,
+    ) -> Result<String, Stop> {
+        let seq = self.cursor as u64;
         let mut entry = Entry::new(seq, kind, name, request);
         entry.finished_at_ms = Some(entry.started_at_ms);
         entry.response = Some(response.clone());
@@ -665,9 +691,7 @@ impl Recorder {
             None => {
                 let entry = Entry::new(seq, kind, name, request);
                 // Durable before the run is suspended: the answer needs it.
-                self.append(entry.clone(), Durability::Sync)?
-                    .wait()
-                    .await?;
+                self.append(entry.clone(), Durability::Sync)?.wait().await?;
                 self.committed();
                 self.cursor += 1;
                 self.replaying.store(false, Ordering::Relaxed);

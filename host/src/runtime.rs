@@ -12,8 +12,8 @@ use crate::journal::{
     Durability, Entry, EntryState, Fence, Journal, NewRun, RunRecord, RunStatus, StatusChange,
     component_digest, new_run_id,
 };
-use crate::policy::{RunPolicy, ToolPolicy};
 use crate::llm::Provider;
+use crate::policy::{RunPolicy, ToolPolicy};
 use crate::replay::{Divergence, Mode, Observer, Recorder, Stop, TimerPolicy};
 use crate::sandbox::{self, ComponentError};
 use crate::tools::Tool;
@@ -129,6 +129,7 @@ impl Runtime {
         wall_clock::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
         monotonic_clock::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
         random::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
+        crate::host_poll::add_to_linker(&mut linker)?;
         Agent::add_to_linker::<HostState, Host>(&mut linker, |s| s)?;
         // Others can tell whether this process lives (its leases).
         crate::lease::register(journal.as_ref())
@@ -324,7 +325,9 @@ impl Runtime {
         let fence = tokio::task::spawn_blocking(move || crate::lease::acquire(&*journal, &id))
             .await
             .map_err(|e| anyhow!("claiming the run failed: {e}"))??;
-        let result = self.resume_claimed(run, &fence, config, observer, timers).await;
+        let result = self
+            .resume_claimed(run, &fence, config, observer, timers)
+            .await;
         if result.is_err() {
             // Let the next attempt (here or elsewhere) claim it at once.
             let _ = self.journal.release(&fence);

@@ -7,8 +7,9 @@
 //! - stdin is empty; stdout and stderr are captured and shown on the host's
 //!   stderr, prefixed, and only once (not again while a run replays);
 //! - clocks and `wasi:random/random` are answered by the journal (see
-//!   `host_calls.rs`); `wasi:random/insecure` is seeded from the run id, so
-//!   it replays without journaling;
+//!   `host_calls.rs`); `wasi:random/insecure` is seeded from the run id with
+//!   a fixed algorithm ([`insecure_random`]), so it replays without
+//!   journaling;
 //! - memory, guest CPU (fuel), host-call sizes and counts are capped by
 //!   [`crate::limits`].
 
@@ -152,10 +153,11 @@ impl wasmtime::component::HasData for IoTable {
     type Data<'a> = &'a mut wasmtime::component::ResourceTable;
 }
 
-/// Links the WASI interfaces an agent may import: io, cli (stdio,
-/// environment, exit, terminals), filesystem (with nothing preopened) and
-/// insecure randomness. Not sockets. Clocks and `wasi:random/random` are
-/// linked by the runtime, answered by the journal.
+/// Links the WASI interfaces an agent may import: io (streams and errors),
+/// cli (stdio, environment, exit, terminals), filesystem (with nothing
+/// preopened) and insecure randomness. Not sockets. Clocks, `wasi:io/poll`
+/// and `wasi:random/random` are linked by the runtime, answered by the
+/// journal.
 pub fn link_wasi<T: wasmtime_wasi::WasiView + 'static>(
     linker: &mut wasmtime::component::Linker<T>,
 ) -> wasmtime::Result<()> {
@@ -166,7 +168,6 @@ pub fn link_wasi<T: wasmtime_wasi::WasiView + 'static>(
     use wasmtime_wasi_io::bindings::wasi::io;
     let l = linker;
     io::error::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
-    io::poll::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
     io::streams::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
     cli::exit::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::environment::add_to_linker::<T, WasiCli>(l, T::cli)?;
@@ -227,10 +228,18 @@ pub fn wasi_ctx(run_id: &str, replaying: Arc<AtomicBool>) -> WasiCtx {
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .insecure_random_seed(seed)
-        .insecure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
-            seed as u64,
-        ));
+        .insecure_random(insecure_random(seed));
     builder.build()
+}
+
+/// The generator behind `wasi:random/insecure`, seeded from the run id. Its
+/// algorithm is fixed (PCG-XSL-RR 128/64, a published specification that
+/// rand_pcg keeps value-stable): a replay, by any later relive, sees the
+/// numbers the run saw. Changing it would make every recorded run that used
+/// insecure randomness diverge.
+pub fn insecure_random(seed: u128) -> rand_pcg::Pcg64 {
+    // The stream constant is PCG's default increment for 128-bit LCGs.
+    rand_pcg::Pcg64::new(seed, 0x0a02_bdbf_7bb3_c0a7_ac28_fa16_a64a_bf96)
 }
 
 /// The guest's stdout or stderr: copied to the host's stderr with a
@@ -331,4 +340,30 @@ impl Drop for GuestWriter {
             self.emit_line();
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng as _;
+
+    /// Issue 12.8: the insecure stream of a run is the same in every relive
+    /// version. These numbers are pinned: if this test fails, recorded runs
+    /// that used `wasi:random/insecure` no longer replay.
+    #[test]
+    fn insecure_randomness_is_pinned_across_versions() {
+        let mut rng = insecure_random(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let got: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
+        assert_eq!(got, PINNED, "the insecure generator changed: {got:#x?}");
+    }
+
+    /// Computed independently from the PCG-XSL-RR 128/64 definition
+    /// (multiplier 0x2360ed051fc65da44385df649fccf645; increment
+    /// `stream << 1 | 1`; state advanced by the increment and one step
+    /// before the first output) in a few lines of Python.
+    const PINNED: [u64; 3] = [
+        0xf9f2_d562_420e_ccc6,
+        0x84bf_b7d0_1452_4c04,
+        0x9d34_99fb_ca62_a832,
+    ];
 }

@@ -188,3 +188,25 @@ pub fn answer(
         })?;
     Ok((record, waiting))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12.8: a signal timeout near `u64::MAX` saturates: the wait never
+    /// times out (it wrapped to a time in the past, so the run woke at once
+    /// with `timed_out`).
+    #[test]
+    fn a_huge_signal_timeout_saturates() {
+        for timeout in [u64::MAX, u64::MAX - 5, i64::MAX as u64 + 1] {
+            let request = serde_json::to_string(&SignalRequest {
+                name: "go".into(),
+                timeout_ms: Some(timeout),
+            })
+            .unwrap();
+            let entry = Entry::new(0, EntryKind::Signal, "go", request);
+            let waiting = Waiting::of(&entry).unwrap();
+            assert_eq!(waiting.until_ms, Some(i64::MAX), "timeout {timeout}");
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use super::Cli;
 use super::commands::open_journal;
 use crate::config::Config;
-use crate::journal::{EntryState, Journal, ResolveRequest, Resolution, RunStatus, now_ms};
+use crate::journal::{EntryState, Journal, Resolution, ResolveRequest, RunStatus, now_ms};
 use crate::tools::ToolError;
 use anyhow::{anyhow, bail};
 

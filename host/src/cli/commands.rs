@@ -62,8 +62,10 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             let startup = Config::load(cli.config.as_deref())?;
             let db = db_path(cli.db.as_deref(), &startup);
             // The journal opens with the configured fsync policy, as `run` does.
-            let journal: Arc<dyn Journal> =
-                Arc::new(SqliteJournal::open_existing_with(&db, startup.journal.fsync)?);
+            let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open_existing_with(
+                &db,
+                startup.journal.fsync,
+            )?);
             let record = journal.find_run(run)?;
             if record.status == RunStatus::Completed {
                 eprintln!("relive: run {} already completed", record.id);
@@ -369,7 +371,8 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 token,
                 max_runs,
                 grace: std::time::Duration::from_secs(grace_secs),
-                retain: retain_days.map(|d| std::time::Duration::from_secs(d.saturating_mul(86_400))),
+                retain: retain_days
+                    .map(|d| std::time::Duration::from_secs(d.saturating_mul(86_400))),
             };
             block_on(crate::server::serve(journal, config, options))?;
             Ok(0)

@@ -47,15 +47,14 @@ pub(super) fn prune_request(
             })
             .collect::<anyhow::Result<_>>()?
     };
-    if !force
-        && let Some(s) = statuses.iter().find(|s| !s.is_final())
-    {
+    if !force && let Some(s) = statuses.iter().find(|s| !s.is_final()) {
         anyhow::bail!(
             "{s} runs can still go on; pass --force to delete them anyway (their agents can never continue them)"
         );
     }
     Ok(PruneRequest {
-        updated_before_ms: now_ms().saturating_sub(older_than.as_millis().min(i64::MAX as u128) as i64),
+        updated_before_ms: now_ms()
+            .saturating_sub(older_than.as_millis().min(i64::MAX as u128) as i64),
         statuses,
         force,
         dry_run,

@@ -335,7 +335,11 @@ fn parse_age(text: &str) -> Result<std::time::Duration, String> {
         "h" => 3_600,
         "m" => 60,
         "s" | "" => 1,
-        _ => return Err(format!("unknown unit `{unit}` in `{text}`; use d, h, m or s")),
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}`; use d, h, m or s"
+            ));
+        }
     };
     Ok(std::time::Duration::from_secs(n.saturating_mul(seconds)))
 }

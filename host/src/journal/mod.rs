@@ -57,10 +57,13 @@ pub enum EntryKind {
     Signal,
     /// `patches.patched`: a patch marker.
     Patch,
+    /// `wasi:io/poll`: which of the guest's pollables were ready (its own
+    /// sleeps and timers), so a replay answers at once instead of waiting.
+    Poll,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 10] = [
+    pub const ALL: [EntryKind; 11] = [
         EntryKind::Llm,
         EntryKind::Tool,
         EntryKind::ToolList,
@@ -71,6 +74,7 @@ impl EntryKind {
         EntryKind::Timer,
         EntryKind::Signal,
         EntryKind::Patch,
+        EntryKind::Poll,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +89,7 @@ impl EntryKind {
             EntryKind::Timer => "timer",
             EntryKind::Signal => "signal",
             EntryKind::Patch => "patch",
+            EntryKind::Poll => "poll",
         }
     }
 
@@ -101,7 +106,11 @@ impl EntryKind {
     pub fn is_local(self) -> bool {
         matches!(
             self,
-            EntryKind::Clock | EntryKind::Random | EntryKind::Log | EntryKind::Patch
+            EntryKind::Clock
+                | EntryKind::Random
+                | EntryKind::Log
+                | EntryKind::Patch
+                | EntryKind::Poll
         )
     }
 }

@@ -109,7 +109,11 @@ fn concurrent_writers_are_grouped_and_nothing_is_lost() {
                     } else {
                         Durability::Lazy
                     };
-                    pending.push(j.append(&fence(&run), completed(seq, &format!("{seq}")), durability));
+                    pending.push(j.append(
+                        &fence(&run),
+                        completed(seq, &format!("{seq}")),
+                        durability,
+                    ));
                 }
                 for c in pending {
                     c.wait_blocking().unwrap();
@@ -165,7 +169,9 @@ fn started_entries_complete_once_and_resolutions_are_kept() {
     let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
     new_run(&j, "r");
     let e = Entry::new(0, EntryKind::Tool, "t", "{}".into());
-    j.append(&fence("r"), e, Durability::Sync).wait_blocking().unwrap();
+    j.append(&fence("r"), e, Durability::Sync)
+        .wait_blocking()
+        .unwrap();
     // Only an uncertain run is resolved.
     let resolve = || ResolveRequest {
         run_id: "r".into(),
@@ -174,7 +180,11 @@ fn started_entries_complete_once_and_resolutions_are_kept() {
         response: None,
         error: None,
     };
-    let early = j.resolve(resolve()).wait_blocking().unwrap_err().to_string();
+    let early = j
+        .resolve(resolve())
+        .wait_blocking()
+        .unwrap_err()
+        .to_string();
     assert!(early.contains("not uncertain"), "{early}");
     let uncertain = StatusChange::Ended {
         status: RunStatus::Uncertain,
@@ -485,7 +495,10 @@ fn writes_of_a_stale_claim_are_refused() {
         .cancel("r", "stop".into(), None)
         .wait_blocking()
         .unwrap_err();
-    assert!(refused.to_string().contains("another relive process"), "{refused}");
+    assert!(
+        refused.to_string().contains("another relive process"),
+        "{refused}"
+    );
     j.cancel("r", "stop".into(), Some("i-b"))
         .wait_blocking()
         .unwrap();
@@ -543,7 +556,12 @@ fn an_imported_unfinished_run_is_ready() {
             .wait_blocking()
             .unwrap();
     }
-    let ready: Vec<String> = j.ready_runs(10).unwrap().into_iter().map(|r| r.id).collect();
+    let ready: Vec<String> = j
+        .ready_runs(10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(ready, vec!["a".to_string()]);
 }
 
@@ -603,12 +621,25 @@ fn prune_deletes_old_runs_and_unreferenced_blobs_only() {
             ..request.clone()
         })
         .unwrap();
-    assert_eq!((report.runs, report.entries, report.blobs), (1, 1, 4), "{report:?}");
+    assert_eq!(
+        (report.runs, report.entries, report.blobs),
+        (1, 1, 4),
+        "{report:?}"
+    );
     assert!(j.find_run("old-done").is_err());
-    assert_eq!(j.find_run("old-running").unwrap().status, RunStatus::Running);
+    assert_eq!(
+        j.find_run("old-running").unwrap().status,
+        RunStatus::Running
+    );
     // The shared request blobs are still there: the others read whole.
-    assert_eq!(j.entries("old-running").unwrap()[0].request, conversation("shared"));
-    assert_eq!(j.entries("new-done").unwrap()[0].response.as_deref(), Some(conversation("new-done").as_str()));
+    assert_eq!(
+        j.entries("old-running").unwrap()[0].request,
+        conversation("shared")
+    );
+    assert_eq!(
+        j.entries("new-done").unwrap()[0].response.as_deref(),
+        Some(conversation("new-done").as_str())
+    );
     // With force, the old running run goes too.
     let forced = j
         .prune(&PruneRequest {

@@ -159,7 +159,8 @@ async fn prune_every_hour(journal: Arc<dyn Journal>, age: Duration) {
     loop {
         let j = journal.clone();
         let request = crate::journal::PruneRequest {
-            updated_before_ms: now_ms().saturating_sub(age.as_millis().min(i64::MAX as u128) as i64),
+            updated_before_ms: now_ms()
+                .saturating_sub(age.as_millis().min(i64::MAX as u128) as i64),
             statuses: crate::journal::RunStatus::ALL
                 .into_iter()
                 .filter(|s| s.is_final())
@@ -402,12 +403,10 @@ impl Service {
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 break;
             };
-            match self.journal.claim(
-                &run.id,
-                crate::lease::me(),
-                crate::lease::LEASE_TTL,
-                None,
-            )? {
+            match self
+                .journal
+                .claim(&run.id, crate::lease::me(), crate::lease::LEASE_TTL, None)?
+            {
                 Some(fence) => claimed.push((fence, permit)),
                 None => continue, // another process was quicker
             }
@@ -482,10 +481,7 @@ impl Service {
                 );
                 let _ = self
                     .journal
-                    .set_ready(
-                        fence,
-                        Some(now_ms() + RETRY_AFTER_ERROR.as_millis() as i64),
-                    )
+                    .set_ready(fence, Some(now_ms() + RETRY_AFTER_ERROR.as_millis() as i64))
                     .wait()
                     .await;
                 self.publish_status(run_id);

@@ -13,8 +13,8 @@ use crate::report::{Figure, Unit};
 use crate::setup::{Bench, READ_ARGS, us, write_args};
 use relive::config::{Config, FsyncPolicy};
 use relive::journal::{
-    Completion, Durability, Entry, EntryKind, Fence, Journal, NewRun, SqliteJournal, component_digest,
-    new_run_id,
+    Completion, Durability, Entry, EntryKind, Fence, Journal, NewRun, SqliteJournal,
+    component_digest, new_run_id,
 };
 use relive::tools::ToolContext;
 use std::time::Instant;
@@ -170,7 +170,10 @@ fn journal_alone(bench: &mut Bench) -> anyhow::Result<Vec<f64>> {
         };
         let step = async |seq: u64| {
             let entry = Entry::new(seq, EntryKind::Tool, "step", READ_ARGS.to_string());
-            journal.append(&fence, entry, Durability::Commit).wait().await?;
+            journal
+                .append(&fence, entry, Durability::Commit)
+                .wait()
+                .await?;
             journal
                 .complete(
                     &fence,

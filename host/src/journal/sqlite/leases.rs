@@ -80,8 +80,8 @@ pub(super) fn ready_runs(conn: &Connection, limit: usize) -> Result<Vec<ReadyRun
 }
 
 pub(super) fn lease_owners(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT DISTINCT lease_owner FROM runs WHERE lease_owner IS NOT NULL")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT DISTINCT lease_owner FROM runs WHERE lease_owner IS NOT NULL")?;
     let owners = stmt
         .query_map([], |r| r.get(0))?
         .collect::<std::result::Result<_, _>>()?;

@@ -13,9 +13,9 @@ mod read;
 mod schema;
 mod writer;
 
-pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 #[cfg(test)]
 pub(crate) use schema::MIGRATIONS;
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 use super::{
     Commit, Completion, Durability, Entry, EntryKind, Fence, Instance, Journal, JournalError,
@@ -353,4 +353,3 @@ impl Journal for SqliteJournal {
         }
     }
 }
-

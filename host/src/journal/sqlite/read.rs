@@ -48,9 +48,9 @@ impl RunRow {
         let damaged = |e: String| JournalError::Other(format!("run {} is damaged: {e}", record.id));
         record.status = status.parse().map_err(damaged)?;
         record.policy = match policy {
-            Some(text) => Some(
-                serde_json::from_str(&text).map_err(|e| damaged(format!("bad policy: {e}")))?,
-            ),
+            Some(text) => {
+                Some(serde_json::from_str(&text).map_err(|e| damaged(format!("bad policy: {e}")))?)
+            }
             None => None,
         };
         Ok(record)
@@ -161,11 +161,7 @@ fn entry_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
 
 impl EntryRow {
     /// The entry, its blobs restored through `fetch`.
-    fn finish(
-        self,
-        run_id: &str,
-        fetch: &mut dyn FnMut(&str) -> Option<String>,
-    ) -> Result<Entry> {
+    fn finish(self, run_id: &str, fetch: &mut dyn FnMut(&str) -> Option<String>) -> Result<Entry> {
         let seq = self.seq as u64;
         let damaged = |message: String| JournalError::Damaged {
             run_id: run_id.to_string(),
@@ -178,7 +174,9 @@ impl EntryRow {
             self.request
         };
         let response = match self.response {
-            Some(text) if self.packed & 2 != 0 => Some(blobs::unpack(&text, fetch).map_err(damaged)?),
+            Some(text) if self.packed & 2 != 0 => {
+                Some(blobs::unpack(&text, fetch).map_err(damaged)?)
+            }
             other => other,
         };
         let kind: EntryKind = self.kind.parse().map_err(damaged)?;

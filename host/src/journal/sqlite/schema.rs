@@ -106,16 +106,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     //    `lease_generation`, and writes made while executing a run carry the
     //    generation they were claimed with. Lease owners are now random
     //    instance ids registered in `instances` (host and pid are not an
-    //    identity: containers share both); leases of the old `host:pid:start`
-    //    form are freed, so stop relive processes of older versions before
-    //    upgrading. `policy` fixes what shapes a run's journal when it starts.
+    //    identity: containers share both); a lease of the old `host:pid:start`
+    //    form is kept and simply expires (stop relive processes of older
+    //    versions before upgrading: their writes carry no generation).
+    //    `policy` fixes what shapes a run's journal when it starts.
     r#"
     ALTER TABLE runs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN policy TEXT;
-    UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL,
-        ready_at = CASE WHEN status IN ('running', 'suspended')
-                        THEN COALESCE(ready_at, updated_at) ELSE ready_at END
-        WHERE lease_owner IS NOT NULL;
     CREATE INDEX runs_by_lease_owner ON runs(lease_owner) WHERE lease_owner IS NOT NULL;
     CREATE INDEX runs_by_created ON runs(created_at, id);
     CREATE TABLE instances (
@@ -146,7 +143,9 @@ const OPEN_BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 /// opening a new journal at once contend for the locks that switching to
 /// WAL and migrating take; in some of those cases SQLite returns BUSY at
 /// once instead of calling the busy handler.
-pub(super) fn retry_busy<T>(mut open: impl FnMut() -> Result<T, JournalError>) -> Result<T, JournalError> {
+pub(super) fn retry_busy<T>(
+    mut open: impl FnMut() -> Result<T, JournalError>,
+) -> Result<T, JournalError> {
     let give_up = std::time::Instant::now() + OPEN_BUSY_RETRY;
     loop {
         match open() {
@@ -298,4 +297,3 @@ fn migrate(conn: &Connection, shown: &str) -> Result<(), JournalError> {
     }
     Ok(())
 }
-

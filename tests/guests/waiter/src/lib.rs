@@ -3,7 +3,10 @@
 //! - `sleep MS`: sleeps MS milliseconds, then answers `slept`;
 //! - it prints one line on stdout first, which the host captures;
 //! - `signal NAME [TIMEOUT_MS]`: waits for the signal NAME and answers
-//!   `got PAYLOAD`, or `timed out`.
+//!   `got PAYLOAD`, or `timed out`;
+//! - `nap MS NAME`: sleeps MS milliseconds the ordinary way
+//!   (`std::thread::sleep`, a `wasi:io/poll` wait the host journals), then
+//!   waits for the signal NAME and answers `napped MS, got PAYLOAD`.
 
 use relive_sdk::{signals, timers};
 use std::time::Duration;
@@ -35,6 +38,16 @@ impl relive_sdk::Agent for Waiter {
                     Some(payload) => format!("got {payload}"),
                     None => "timed out".into(),
                 })
+            }
+            ["nap", ms, name] => {
+                let ms: u64 = ms
+                    .parse()
+                    .map_err(|_| format!("waiter: bad duration {ms:?}"))?;
+                let begun = std::time::Instant::now();
+                std::thread::sleep(Duration::from_millis(ms));
+                let slept = begun.elapsed().as_millis();
+                let payload = signals::wait(name, None).unwrap_or_default();
+                Ok(format!("napped {slept}, got {payload}"))
             }
             _ => Err(format!("waiter: unknown input {input:?}")),
         }

@@ -3,7 +3,7 @@
 
 use super::Op;
 use crate::journal::{
-    Completion, Entry, EntryKind, Fence, JournalError, ResolveRequest, Resolution, RunStatus,
+    Completion, Entry, EntryKind, Fence, JournalError, Resolution, ResolveRequest, RunStatus,
     StatusChange, blobs, now_ms,
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -200,14 +200,22 @@ fn entry_state(
     seq: u64,
 ) -> Result<Option<(String, String, Option<String>)>> {
     Ok(conn
-        .prepare_cached("SELECT kind, state, resolution FROM entries WHERE run_id = ?1 AND seq = ?2")?
+        .prepare_cached(
+            "SELECT kind, state, resolution FROM entries WHERE run_id = ?1 AND seq = ?2",
+        )?
         .query_row(params![run_id, seq as i64], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?)
 }
 
-fn answer(conn: &Connection, run_id: &str, seq: u64, kind: EntryKind, response: &str) -> Result<()> {
+fn answer(
+    conn: &Connection,
+    run_id: &str,
+    seq: u64,
+    kind: EntryKind,
+    response: &str,
+) -> Result<()> {
     let status = status_of(conn, run_id)?;
     if status.is_final() {
         return Err(JournalError::Refused(format!(
