@@ -100,3 +100,151 @@ fn a_guest_sleep_is_not_slept_again_on_replay() {
         "the resume slept again: {took:?}"
     );
 }
+
+/// Sends `signal` (STOP, CONT, INT...) to a process this test started.
+fn send(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Waits (bounded) for the hanging tally tool's PID file; returns its PIDs.
+fn hung_tool(scratch: &Scratch) -> Vec<u32> {
+    let marker = scratch.file("hang.pid");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the tool never hung");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::read_to_string(&marker)
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Whether `pid` is a live process (zombies count as gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().map(|r| r.trim().to_string()))
+        .is_some_and(|rest| !rest.starts_with('Z'))
+}
+
+/// 12.3: a process whose lease was taken over while it was stopped
+/// (SIGSTOP) writes nothing more into the run once it is continued.
+#[test]
+fn a_stopped_process_that_lost_its_lease_cannot_write() {
+    const TTL: &str = "800";
+    let scratch = crate::serve::example("stepper");
+    let mut a = scratch
+        .relive()
+        .args(["run", "stepper", "--input", "12", "--json"])
+        .env("RELIVE_LEASE_TTL_MS", TTL)
+        .env("TALLY_HANG_AT", "5")
+        .env("TALLY_HANG_MARKER", scratch.file("hang.pid"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hangs in the tool call of step 5; its writer is idle. Stop it.
+    let tool = hung_tool(&scratch);
+    send(a.id(), "STOP");
+    let id = relive::journal::all_runs(&scratch.journal(), None).unwrap()[0]
+        .id
+        .clone();
+    let before = scratch.entries(&id).len();
+    std::thread::sleep(Duration::from_millis(1500));
+    // B takes the expired lease over and finishes the run.
+    let b = scratch
+        .relive()
+        .args(["resume", &id, "--json"])
+        .env("RELIVE_LEASE_TTL_MS", TTL)
+        .output()
+        .unwrap();
+    assert_code(&b, 0);
+    let finished = scratch.entries(&id);
+    let output = json(&b)["output"].as_str().unwrap().to_string();
+    // A goes on: its tool call ends, and its write is refused.
+    send(a.id(), "CONT");
+    for pid in tool {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while a.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the stopped process never ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let a = a.wait_with_output().unwrap();
+    let a_err = stderr(&a);
+    assert!(!a.status.success(), "A must not succeed: {a_err}");
+    assert!(
+        a_err.contains("lease was taken over"),
+        "A says why it stopped: {a_err}"
+    );
+    // The journal is B's, untouched by A: same entries, a clean replay.
+    assert!(finished.len() > before);
+    assert_eq!(
+        scratch.entries(&id),
+        finished,
+        "A wrote after losing its lease"
+    );
+    let record = scratch.run_record(&id);
+    assert_eq!(record.status, relive::journal::RunStatus::Completed);
+    assert_eq!(record.output.as_deref(), Some(output.as_str()));
+    let replay = export_and_replay(&scratch, &id, &guest("stepper"));
+    assert_eq!(replay["passed"], true, "{replay}");
+    // Only the call that was in flight when A stopped ran twice.
+    let counts = first_word_counts(&scratch.file("tally.log"));
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.len() <= 1 && twice.iter().all(|(_, n)| **n == 2),
+        "{counts:?}"
+    );
+}
+
+/// Ctrl-C on `relive run` kills the tool call in flight with its process
+/// group (tools run in groups of their own), and leaves the run to resume.
+#[test]
+fn ctrl_c_stops_the_tool_in_flight_and_leaves_the_run_resumable() {
+    let scratch = crate::serve::example("stepper");
+    let mut run = scratch
+        .relive()
+        .args(["run", "stepper", "--input", "6"])
+        .env("TALLY_HANG_AT", "3")
+        .env("TALLY_HANG_MARKER", scratch.file("hang.pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tool = hung_tool(&scratch);
+    send(run.id(), "INT");
+    let out = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while run.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "relive ignored Ctrl-C");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        run.wait_with_output().unwrap()
+    };
+    assert_code(&out, 130);
+    assert!(stderr(&out).contains("relive resume"), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tool.iter().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "the tool's processes outlived Ctrl-C: {tool:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let id = relive::journal::all_runs(&scratch.journal(), None).unwrap()[0]
+        .id
+        .clone();
+    let out = scratch.run(&["resume", &id]);
+    assert_code(&out, 0);
+}

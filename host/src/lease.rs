@@ -19,10 +19,28 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// How long a lease holds without renewal.
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
-/// How often a holder renews its leases.
-pub const RENEW_EVERY: Duration = Duration::from_secs(10);
+/// How long a lease holds without renewal, by default.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// How long a lease holds without renewal: how long the runs of a process
+/// that stopped (paused, cut off, killed on another machine) wait before
+/// another process takes them over. `RELIVE_LEASE_TTL_MS` sets it (at least
+/// 100 ms); every process sharing a journal should use the same value.
+pub fn ttl() -> Duration {
+    static TTL: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *TTL.get_or_init(|| {
+        std::env::var("RELIVE_LEASE_TTL_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|ms| Duration::from_millis(ms.max(100)))
+            .unwrap_or(DEFAULT_LEASE_TTL)
+    })
+}
+
+/// How often a holder renews its leases: three times per [`ttl`].
+pub fn renew_every() -> Duration {
+    ttl() / 3
+}
 
 /// This process: its instance id and what identifies it on its machine.
 pub fn instance() -> &'static Instance {
@@ -110,12 +128,12 @@ pub fn register(journal: &dyn Journal) -> Result<(), JournalError> {
 /// held by a dead process on this machine. Otherwise says who holds it, or
 /// why the run cannot be claimed.
 pub fn acquire(journal: &dyn Journal, run_id: &str) -> Result<Fence, JournalError> {
-    if let Some(fence) = journal.claim(run_id, me(), LEASE_TTL, None)? {
+    if let Some(fence) = journal.claim(run_id, me(), ttl(), None)? {
         return Ok(fence);
     }
     match journal.lease(run_id)? {
         Some(held) if is_dead(journal, &held.owner) => {
-            if let Some(fence) = journal.claim(run_id, me(), LEASE_TTL, Some(&held.owner))? {
+            if let Some(fence) = journal.claim(run_id, me(), ttl(), Some(&held.owner))? {
                 return Ok(fence);
             }
             Err(busy(journal, run_id))
@@ -157,8 +175,8 @@ impl Keeper {
         let thread = std::thread::Builder::new()
             .name("relive-lease-keeper".into())
             .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(RENEW_EVERY) {
-                    if let Err(e) = journal.renew_leases(me(), LEASE_TTL) {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(renew_every()) {
+                    if let Err(e) = journal.renew_leases(me(), ttl()) {
                         eprintln!("relive: warning: cannot renew run leases: {e}");
                     }
                 }

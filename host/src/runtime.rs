@@ -269,7 +269,7 @@ impl Runtime {
                 .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
                 .map(|p| p.display().to_string()),
             policy: Some(grants.policy.to_value()),
-            lease: Some((crate::lease::me().to_string(), crate::lease::LEASE_TTL)),
+            lease: Some((crate::lease::me().to_string(), crate::lease::ttl())),
         };
         self.journal
             .create_run(run.clone())

@@ -44,12 +44,18 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 bytes: &bytes,
                 input,
             };
-            let report = block_on(runtime.start(request, &config, observer, |id| {
+            let started = std::sync::Mutex::new(None::<String>);
+            let report = until_interrupted(runtime.start(request, &config, observer, |id| {
+                *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
                 if !quiet {
                     eprintln!("relive: run {id} started (agent {name}, {shown})");
                 }
             }))?;
-            finish(&report, json, quiet)
+            let started = started.into_inner().unwrap_or_else(|p| p.into_inner());
+            match report {
+                Some(report) => finish(&report, json, quiet),
+                None => interrupted(started.as_deref()),
+            }
         }
         Command::Resume {
             ref run,
@@ -96,8 +102,10 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 crate::replay::TimerPolicy::Wait
             };
-            let report = block_on(runtime.resume(&record, &config, observer, timers))?;
-            finish(&report, json, quiet)
+            match until_interrupted(runtime.resume(&record, &config, observer, timers))? {
+                Some(report) => finish(&report, json, quiet),
+                None => interrupted(Some(&record.id)),
+            }
         }
         Command::Runs {
             ref status,
@@ -386,6 +394,34 @@ pub(super) fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .build()
         .expect("tokio runtime starts")
         .block_on(future)
+}
+
+/// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs `future` until it ends or Ctrl-C arrives (`None`). On Ctrl-C the
+/// execution is dropped where it is: a tool call in flight is killed with
+/// its whole process group, and the run stays `running`, to be resumed.
+fn until_interrupted<F, T>(future: F) -> anyhow::Result<Option<T>>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    block_on(async {
+        tokio::select! {
+            result = future => result.map(Some),
+            _ = tokio::signal::ctrl_c() => Ok(None),
+        }
+    })
+}
+
+fn interrupted(run: Option<&str>) -> anyhow::Result<u8> {
+    match run {
+        Some(id) => eprintln!(
+            "relive: interrupted; run {id} stays running, where it stopped: continue it with `relive resume {id}`"
+        ),
+        None => eprintln!("relive: interrupted before the run was created"),
+    }
+    Ok(EXIT_INTERRUPTED)
 }
 
 fn read_input(input: &str, file: Option<&Path>) -> anyhow::Result<String> {

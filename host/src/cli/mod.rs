@@ -12,6 +12,7 @@
 //! | 4 | the run diverged from its journal |
 //! | 5 | the run is uncertain: `relive resolve` must decide |
 //! | 6 | the run is suspended: it waits for an approval, a time or a signal |
+//! | 130 | interrupted by Ctrl-C: the run stays running, `relive resume` continues it |
 
 mod answers;
 mod commands;
@@ -37,7 +38,7 @@ pub const EXIT_SUSPENDED: u8 = 6;
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success (run completed), 1 error, 2 usage, 3 run failed, 4 run diverged, 5 run uncertain,
-6 run suspended (waiting for an approval, a time or a signal).
+6 run suspended (waiting for an approval, a time or a signal), 130 interrupted by Ctrl-C (resume it).
 
 Examples:
   relive run researcher --input \"what is durable execution?\"
@@ -369,5 +370,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
     })
 }

@@ -343,7 +343,7 @@ impl Service {
             if self.stopping.load(Ordering::Relaxed) {
                 return;
             }
-            let sweep = last_sweep.elapsed() > crate::lease::RENEW_EVERY;
+            let sweep = last_sweep.elapsed() > crate::lease::renew_every();
             if sweep {
                 last_sweep = std::time::Instant::now();
             }
@@ -405,7 +405,7 @@ impl Service {
             };
             match self
                 .journal
-                .claim(&run.id, crate::lease::me(), crate::lease::LEASE_TTL, None)?
+                .claim(&run.id, crate::lease::me(), crate::lease::ttl(), None)?
             {
                 Some(fence) => claimed.push((fence, permit)),
                 None => continue, // another process was quicker
