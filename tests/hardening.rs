@@ -3,7 +3,7 @@
 
 use crate::serve::{Served, http, is_final, post, wait_run};
 use crate::support::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 /// A scratch folder whose relive.toml grants the `waiter` guest.
@@ -247,4 +247,167 @@ fn ctrl_c_stops_the_tool_in_flight_and_leaves_the_run_resumable() {
         .clone();
     let out = scratch.run(&["resume", &id]);
     assert_code(&out, 0);
+}
+
+/// 12.7: what shapes a run's journal and its crash policy is fixed when the
+/// run starts. Editing relive.toml afterwards — the tool made
+/// non-idempotent and approval-required, lower limits — neither makes the
+/// old run diverge nor changes how its interrupted call is treated.
+#[test]
+fn editing_the_config_does_not_change_an_old_run() {
+    use crate::kill::{KillAt, kill_run};
+    let scratch = crate::serve::example("stepper");
+    let id = kill_run(&scratch, &KillAt::DuringTool(7));
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap();
+    let edited = config.replace(
+        "idempotent = true",
+        "idempotent = false\napproval = \"required\"",
+    ) + "\n[limits]\nmax_host_calls = 5\n";
+    assert_ne!(config, edited);
+    std::fs::write(scratch.file("relive.toml"), edited).unwrap();
+    // The interrupted call is re-run as the idempotent call it was recorded
+    // as; no approval is asked; the limits are the run's own.
+    let out = scratch.run(&["resume", &id, "--json"]);
+    assert_code(&out, 0);
+    assert_eq!(json(&out)["status"], "completed");
+    // A new run gets the new configuration.
+    let out = scratch.run(&["run", "stepper", "--input", "2", "--json"]);
+    assert_code(&out, 6);
+    assert_eq!(
+        json(&out)["waiting"]["kind"],
+        "approval",
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// Peak resident memory of a process, in MiB (`VmHWM`).
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb / 1024)
+        .unwrap()
+}
+
+/// Creates a run of `hostile` and times it until it is final; returns the
+/// time `POST /v1/runs` took and the whole time.
+fn timed_run(s: &Served, input: &str) -> (Duration, Duration, Value) {
+    let begun = Instant::now();
+    let run = post(s, "/v1/runs", json!({ "agent": "hostile", "input": input }));
+    let posted = begun.elapsed();
+    let id = run["id"].as_str().unwrap().to_string();
+    let run = wait_run(s, &id, Duration::from_secs(120), is_final);
+    (posted, begun.elapsed(), run)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// 12.5: a guest that floods its log (1 MiB messages, 2,000 of them) stops
+/// at its journal budget with an error naming the limit; the service's
+/// memory stays bounded, and a neighbour's quick run and `POST /v1/runs`
+/// stay fast meanwhile. (On the main of 2026-12-03: a 2.1 GB journal,
+/// 1.57 GB RSS, the neighbour 32.6 s instead of 32 ms.)
+#[test]
+fn a_flooding_guest_stops_at_its_budget_and_does_not_starve_neighbours() {
+    let scratch = Scratch::copy_of("tests/guests/hostile");
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap();
+    let config = config.replace(
+        "[agents.hostile]\n",
+        &format!(
+            "[agents.hostile]\ncomponent = \"{}\"\n",
+            guest("hostile").display()
+        ),
+    ) + "\n[agents.hostile.limits]\nfuel = 100000000000\nmemory_mib = 256\nmax_journal_mib = 160\n";
+    std::fs::write(scratch.file("relive.toml"), config).unwrap();
+    let s = Served::start(&scratch, &["--max-runs", "8"], &[]);
+    let baseline: Vec<(Duration, Duration, Value)> = (0..5).map(|_| timed_run(&s, "ok")).collect();
+    for (_, _, run) in &baseline {
+        assert_eq!(run["status"], "completed", "{run}");
+    }
+    let base = median(baseline.iter().map(|(_, t, _)| *t).collect());
+    let rss_before = peak_rss_mib(s.pid());
+    let floods: Vec<String> = ["flood-log 1 2000", "flood-log 1 2000"]
+        .iter()
+        .map(|input| {
+            post(
+                &s,
+                "/v1/runs",
+                json!({ "agent": "hostile", "input": input }),
+            )["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // Neighbours while the floods write.
+    std::thread::sleep(Duration::from_millis(300));
+    let during: Vec<(Duration, Duration, Value)> = (0..5).map(|_| timed_run(&s, "ok")).collect();
+    let flooding = floods
+        .iter()
+        .filter(|id| {
+            let (_, run) = http("GET", &s.url(&format!("/v1/runs/{id}")), None, None);
+            run["status"] == "running"
+        })
+        .count();
+    for id in &floods {
+        let run = wait_run(&s, id, Duration::from_secs(300), is_final);
+        assert_eq!(run["status"], "failed", "{run}");
+        let error = run["error"].as_str().unwrap();
+        assert!(
+            error.contains("budget") && error.contains("max_journal_mib"),
+            "{error}"
+        );
+        let bytes: usize = scratch
+            .entries(id)
+            .iter()
+            .map(|e| e.request.len() + e.response.as_ref().map_or(0, String::len))
+            .sum();
+        assert!(bytes <= 160 << 20, "journal of {id}: {bytes} bytes");
+    }
+    let slowest = during.iter().map(|(_, t, _)| *t).max().unwrap();
+    if std::env::var_os("RELIVE_DIAG").is_some() {
+        for (p, t, run) in &during {
+            let id = run["id"].as_str().unwrap();
+            let created = run["created_at_ms"].as_i64().unwrap();
+            let marks: Vec<String> = scratch
+                .entries(id)
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}:{}..{}",
+                        e.kind,
+                        e.started_at_ms - created,
+                        e.finished_at_ms.unwrap_or(0) - created
+                    )
+                })
+                .collect();
+            eprintln!(
+                "post {p:?} total {t:?} updated +{} {marks:?}",
+                run["updated_at_ms"].as_i64().unwrap() - created
+            );
+        }
+    }
+    let slowest_post = during.iter().map(|(p, _, _)| *p).max().unwrap();
+    let rss = peak_rss_mib(s.pid());
+    eprintln!(
+        "neighbour: {base:?} alone, up to {slowest:?} beside the floods ({flooding} still flooding after); POST up to {slowest_post:?}; service peak RSS {rss_before} MiB before the floods, {rss} MiB after"
+    );
+    for (_, _, run) in &during {
+        assert_eq!(run["status"], "completed", "{run}");
+    }
+    assert!(
+        slowest < (base * 20).max(Duration::from_secs(2)),
+        "a neighbour took {slowest:?} beside the floods, {base:?} alone"
+    );
+    assert!(
+        slowest_post < Duration::from_secs(1),
+        "POST took {slowest_post:?}"
+    );
+    assert!(rss < 256, "the service's peak RSS was {rss} MiB");
 }

@@ -544,6 +544,9 @@ impl random::Host for HostState {
                 encode(&hex::encode(bytes))
             })
             .map_err(|stop| self.recorder.fail(stop))?;
+        self.recorder
+            .relieve_blocking()
+            .map_err(|stop| self.recorder.fail(stop))?;
         let hex_text: String = decode(&mut self.recorder, &text)?;
         hex::decode(hex_text).map_err(|e| {
             self.recorder.fail(Stop::Damaged {

@@ -186,7 +186,10 @@ pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// Lazy writes of one run that may wait in the writer's queue before the
 /// run waits for them.
-pub const RUN_BACKLOG_BYTES: usize = 2 << 20;
+pub const RUN_BACKLOG_BYTES: usize = 256 << 10;
+/// Lazy writes of one run that synchronous host calls (which cannot await)
+/// may leave in the writer's queue before the run blocks on them.
+pub const RUN_BACKLOG_HARD_BYTES: usize = 8 << 20;
 /// Lazy writes of all runs that may wait in the writer's queue before each
 /// run that adds one waits for its own.
 pub const JOURNAL_BACKLOG_BYTES: usize = 32 << 20;
@@ -356,6 +359,9 @@ impl Recorder {
         if !self.backlogged() {
             return Ok(());
         }
+        // Let the other runs of this process go first: a run that writes
+        // this much is the one to wait.
+        tokio::task::yield_now().await;
         while let Some((commit, bytes)) = self.pending.pop_front() {
             self.pending_bytes -= bytes;
             commit.wait().await?;
@@ -363,17 +369,29 @@ impl Recorder {
         Ok(())
     }
 
-    /// Backpressure, from a synchronous host call (clocks, random): parks
-    /// the thread until this run's lazy writes are committed, once they are
-    /// four times what async calls allow (parking holds an async worker
-    /// thread, so it is the last resort).
-    fn relieve_parked(&mut self) -> Result<(), Stop> {
-        if self.pending_bytes <= 4 * RUN_BACKLOG_BYTES {
+    /// Backpressure, from a synchronous host call (clocks, random), which
+    /// cannot await: once this run's lazy writes pass
+    /// [`RUN_BACKLOG_HARD_BYTES`], blocks until they are committed. On a
+    /// multi-threaded runtime the worker hands its other tasks to another
+    /// thread first (`block_in_place`), so other runs go on.
+    pub fn relieve_blocking(&mut self) -> Result<(), Stop> {
+        if self.pending_bytes <= RUN_BACKLOG_HARD_BYTES {
             return Ok(());
         }
-        while let Some((commit, bytes)) = self.pending.pop_front() {
-            self.pending_bytes -= bytes;
-            commit.wait_parked()?;
+        let pending: Vec<(Commit, usize)> = self.pending.drain(..).collect();
+        self.pending_bytes = 0;
+        let wait = move || -> Result<(), JournalError> {
+            for (commit, _) in pending {
+                commit.wait_parked()?;
+            }
+            Ok(())
+        };
+        let multi_threaded = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_threaded {
+            tokio::task::block_in_place(wait)?;
+        } else {
+            wait()?;
         }
         Ok(())
     }
@@ -530,7 +548,6 @@ impl Recorder {
         // `recorded`, and `matching` treats every position past its end as
         // live.
         self.cursor += 1;
-        self.relieve_parked()?;
         Ok(response)
     }
 

@@ -144,9 +144,9 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 .map(|r| {
                     if r.status == RunStatus::Suspended {
                         journal
-                            .entries(&r.id)
+                            .summary(&r.id)
                             .ok()
-                            .and_then(|e| crate::waiting::Waiting::of_run(&e))
+                            .and_then(|s| s.last.as_ref().and_then(crate::waiting::Waiting::of))
                     } else {
                         None
                     }

@@ -564,6 +564,25 @@ pub struct RunQuery {
     pub before: Option<String>,
 }
 
+/// What a run's list and detail views need, without reading its journal:
+/// how many entries, the last one (what a suspended run waits for), and
+/// the tokens used per model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunSummary {
+    pub entries: u64,
+    pub last: Option<Entry>,
+    pub usage: Vec<ModelUsage>,
+}
+
+/// Tokens of one model's calls in a run (`model` as the entries name it:
+/// `default` for the agent's default model).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModelUsage {
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
 /// What `relive prune` deletes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PruneRequest {
@@ -694,6 +713,9 @@ pub trait Journal: Send + Sync {
     fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, JournalError>;
     /// A run's entries in order.
     fn entries(&self, run_id: &str) -> Result<Vec<Entry>, JournalError>;
+    /// A run's entry count, last entry and token use, read without the
+    /// rest of its journal.
+    fn summary(&self, run_id: &str) -> Result<RunSummary, JournalError>;
     /// A component's bytes by digest.
     fn component(&self, digest: &str) -> Result<Option<Vec<u8>>, JournalError>;
 

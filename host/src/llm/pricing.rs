@@ -63,80 +63,40 @@ pub fn run_cost(
     agent: &str,
     entries: &[crate::journal::Entry],
 ) -> Option<f64> {
-    let default = config.agent(agent).models.first().cloned();
-    let mut total = None;
-    for e in entries
+    let calls = entries
         .iter()
         .filter(|e| e.kind == crate::journal::EntryKind::Llm)
-    {
-        let Some(usage) = e.usage else { continue };
-        let name = if e.name == "default" {
-            default.clone()?
-        } else {
-            e.name.clone()
-        };
-        let prices = Prices::of(config.models.get(&name)?)?;
-        *total.get_or_insert(0.0) += prices.cost(crate::llm::Usage {
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
+        .filter_map(|e| {
+            e.usage.map(|u| {
+                (
+                    e.name.as_str(),
+                    u64::from(u.input_tokens),
+                    u64::from(u.output_tokens),
+                )
+            })
         });
-    }
-    total
+    usage_cost(config, agent, calls)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use std::path::{Path, PathBuf};
-
-    fn parse(text: &str) -> Result<Config, String> {
-        Config::parse(text, Path::new("relive.toml"), PathBuf::from(".")).map_err(|e| e.to_string())
-    }
-
-    const OPENAI: &str =
-        "[models.m]\nprovider = \"openai\"\nbase_url = \"http://h/v1\"\nmodel = \"x\"\n";
-
-    #[test]
-    fn prices_are_parsed_and_give_the_cost_per_million_tokens() {
-        let config = parse(&format!("{OPENAI}price_input = 3\nprice_output = 15.5\n")).unwrap();
-        let model = &config.models["m"];
-        assert_eq!(
-            Prices::of(model),
-            Some(Prices {
-                input: 3.0,
-                output: 15.5
-            })
-        );
-        let usage = Usage {
-            input_tokens: 2_000_000,
-            output_tokens: 100_000,
+/// What tokens cost at the configured prices, given per call or summed
+/// per model: `(model as the journal names it, input, output)`. Prices are
+/// linear, so sums cost what their parts do.
+pub fn usage_cost<'a>(
+    config: &crate::config::Config,
+    agent: &str,
+    usage: impl IntoIterator<Item = (&'a str, u64, u64)>,
+) -> Option<f64> {
+    let default = config.agent(agent).models.first().cloned();
+    let mut total = None;
+    for (name, input, output) in usage {
+        let name = if name == "default" {
+            default.clone()?
+        } else {
+            name.to_string()
         };
-        assert_eq!(cost(model, usage), Some(6.0 + 1.55));
-        let free = parse(&format!("{OPENAI}price_input = 0\nprice_output = 0\n")).unwrap();
-        assert_eq!(cost(&free.models["m"], usage), Some(0.0));
-        let unpriced = parse(OPENAI).unwrap();
-        assert_eq!(cost(&unpriced.models["m"], usage), None);
+        let prices = Prices::of(config.models.get(&name)?)?;
+        *total.get_or_insert(0.0) +=
+            prices.input * input as f64 / 1e6 + prices.output * output as f64 / 1e6;
     }
-
-    #[test]
-    fn negative_or_lone_prices_name_the_key() {
-        let err = parse(&format!("{OPENAI}price_input = -1\nprice_output = 1\n")).unwrap_err();
-        assert!(
-            err.contains("models.m.price_input") && err.contains("`-1`"),
-            "{err}"
-        );
-        let err = parse(&format!("{OPENAI}price_input = 1\nprice_output = nan\n")).unwrap_err();
-        assert!(
-            err.contains("models.m.price_output") && err.contains("`NaN`"),
-            "{err}"
-        );
-        let err = parse(&format!("{OPENAI}price_input = 1\n")).unwrap_err();
-        assert!(
-            err.contains("models.m.price_output") && err.contains("or neither"),
-            "{err}"
-        );
-        let err = parse(&format!("{OPENAI}price_output = 1\n")).unwrap_err();
-        assert!(err.contains("models.m.price_input"), "{err}");
-    }
+    total
 }

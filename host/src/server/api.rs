@@ -256,18 +256,23 @@ async fn style_css() -> Response {
         .into_response()
 }
 
-/// A run as the API shows it.
+/// A run as the API shows it. Reads the run's summary, not its journal:
+/// a run with a long journal costs no more to show.
 pub fn run_view(service: &Service, run: &RunRecord) -> Value {
-    let entries = service.journal.entries(&run.id).unwrap_or_default();
+    let summary = service.journal.summary(&run.id).unwrap_or_default();
     let waiting: Option<Waiting> = (run.status == RunStatus::Suspended)
-        .then(|| Waiting::of_run(&entries))
+        .then(|| summary.last.as_ref().and_then(Waiting::of))
         .flatten();
-    let (mut input_tokens, mut output_tokens) = (0u64, 0u64);
-    for usage in entries.iter().filter_map(|e| e.usage) {
-        input_tokens += usage.input_tokens as u64;
-        output_tokens += usage.output_tokens as u64;
-    }
-    let cost = crate::llm::pricing::run_cost(&service.config, &run.agent, &entries);
+    let input_tokens: u64 = summary.usage.iter().map(|u| u.input_tokens).sum();
+    let output_tokens: u64 = summary.usage.iter().map(|u| u.output_tokens).sum();
+    let cost = crate::llm::pricing::usage_cost(
+        &service.config,
+        &run.agent,
+        summary
+            .usage
+            .iter()
+            .map(|u| (u.model.as_str(), u.input_tokens, u.output_tokens)),
+    );
     json!({
         "id": run.id,
         "agent": run.agent,
@@ -279,7 +284,7 @@ pub fn run_view(service: &Service, run: &RunRecord) -> Value {
         "created_at_ms": run.created_at_ms,
         "updated_at_ms": run.updated_at_ms,
         "waiting": waiting,
-        "entries": entries.len(),
+        "entries": summary.entries,
         "tokens": { "input": input_tokens, "output": output_tokens },
         "cost": cost,
     })

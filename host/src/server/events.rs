@@ -95,6 +95,31 @@ impl Hub {
     }
 }
 
+/// Largest request or response carried whole by a live event; larger ones
+/// are cut (with `"truncated": true`), so a run that floods its log cannot
+/// fill the service's memory through the event channel. The whole entry
+/// stays readable at `GET /v1/runs/{id}/entries`.
+const LIVE_PAYLOAD_BYTES: usize = 64 << 10;
+
+fn cut_large_payloads(view: &mut Value) {
+    let mut cut = false;
+    for key in ["request", "response"] {
+        if let Some(Value::String(text)) = view.get_mut(key)
+            && text.len() > LIVE_PAYLOAD_BYTES
+        {
+            let mut end = LIVE_PAYLOAD_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            cut = true;
+        }
+    }
+    if cut {
+        view["truncated"] = Value::Bool(true);
+    }
+}
+
 fn live_of(event: &Event) -> Option<Live> {
     let now = crate::journal::now_ms();
     Some(match event.phase {
@@ -118,10 +143,12 @@ fn live_of(event: &Event) -> Option<Live> {
                 resolution: None,
                 attempts: Vec::new(),
             };
+            let mut view = entry_view(&entry);
+            cut_large_payloads(&mut view);
             Live::Entry {
                 seq: event.seq,
                 completed,
-                view: entry_view(&entry),
+                view,
             }
         }
         Phase::Token => Live::Token {

@@ -20,7 +20,7 @@ pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 use super::{
     Commit, Completion, Durability, Entry, EntryKind, Fence, Instance, Journal, JournalError,
     Lease, NewRun, PruneReport, PruneRequest, ReadyRun, ResolveRequest, RunQuery, RunRecord,
-    StatusChange,
+    RunSummary, StatusChange,
 };
 use crate::config::FsyncPolicy;
 use rusqlite::Connection;
@@ -28,7 +28,7 @@ use schema::{check_header, open_connection, prepare_schema, retry_busy};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
-use writer::{Job, Op, Writer};
+use writer::{Job, LeaseAnswer, LeaseOp, Op, Writer};
 
 /// Reader connections per journal: reads of concurrent requests (the
 /// service's API, the scheduler, runs resuming) do not wait for each other.
@@ -126,6 +126,22 @@ impl SqliteJournal {
             reply: tx,
         });
         Commit::new(rx)
+    }
+
+    /// A lease operation through the writer; waits for its commit (parking
+    /// the thread, so it may be called from anywhere).
+    fn lease_op(&self, op: LeaseOp) -> Result<LeaseAnswer, JournalError> {
+        let answer = std::sync::Arc::new(Mutex::new(LeaseAnswer::Nothing));
+        let commit = self.submit(
+            Op::Lease {
+                op,
+                answer: answer.clone(),
+            },
+            Durability::Commit,
+        );
+        commit.wait_parked()?;
+        let mut answer = answer.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(std::mem::take(&mut *answer))
     }
 
     /// Runs `f` on a free reader connection (or waits for the first).
@@ -271,15 +287,31 @@ impl Journal for SqliteJournal {
         ttl: Duration,
         take_from: Option<&str>,
     ) -> Result<Option<Fence>, JournalError> {
-        self.with_control(|c| leases::claim(c, run_id, owner, ttl, take_from))
+        let op = LeaseOp::Claim {
+            run_id: run_id.to_string(),
+            owner: owner.to_string(),
+            ttl,
+            take_from: take_from.map(str::to_string),
+        };
+        match self.lease_op(op)? {
+            LeaseAnswer::Claimed(fence) => Ok(fence),
+            other => Err(JournalError::Other(format!("claim answered {other:?}"))),
+        }
     }
 
     fn renew_leases(&self, owner: &str, ttl: Duration) -> Result<usize, JournalError> {
-        self.with_control(|c| leases::renew(c, owner, ttl))
+        let op = LeaseOp::Renew {
+            owner: owner.to_string(),
+            ttl,
+        };
+        match self.lease_op(op)? {
+            LeaseAnswer::Count(n) => Ok(n),
+            other => Err(JournalError::Other(format!("renew answered {other:?}"))),
+        }
     }
 
     fn release(&self, fence: &Fence) -> Result<(), JournalError> {
-        self.with_control(|c| leases::release(c, fence))
+        self.lease_op(LeaseOp::Release(fence.clone())).map(drop)
     }
 
     fn ready_runs(&self, limit: usize) -> Result<Vec<ReadyRun>, JournalError> {
@@ -291,7 +323,13 @@ impl Journal for SqliteJournal {
     }
 
     fn break_leases(&self, owner: &str) -> Result<usize, JournalError> {
-        self.with_control(|c| leases::break_leases(c, owner))
+        let op = LeaseOp::Break {
+            owner: owner.to_string(),
+        };
+        match self.lease_op(op)? {
+            LeaseAnswer::Count(n) => Ok(n),
+            other => Err(JournalError::Other(format!("break answered {other:?}"))),
+        }
     }
 
     fn next_ready_in(&self) -> Result<Option<Duration>, JournalError> {
@@ -303,7 +341,7 @@ impl Journal for SqliteJournal {
     }
 
     fn register_instance(&self, instance: &Instance) -> Result<(), JournalError> {
-        self.with_control(|c| leases::register_instance(c, instance))
+        self.lease_op(LeaseOp::Register(instance.clone())).map(drop)
     }
 
     fn instance(&self, id: &str) -> Result<Option<Instance>, JournalError> {
@@ -320,6 +358,10 @@ impl Journal for SqliteJournal {
 
     fn entries(&self, run_id: &str) -> Result<Vec<Entry>, JournalError> {
         self.with_reader(|c| read::entries(c, run_id))
+    }
+
+    fn summary(&self, run_id: &str) -> Result<RunSummary, JournalError> {
+        self.with_reader(|c| read::summary(c, run_id))
     }
 
     fn component(&self, digest: &str) -> Result<Option<Vec<u8>>, JournalError> {

@@ -3,7 +3,8 @@
 
 use super::super::blobs;
 use crate::journal::{
-    Entry, EntryKind, EntryState, JournalError, Resolution, RunQuery, RunRecord, RunStatus, Usage,
+    Entry, EntryKind, EntryState, JournalError, ModelUsage, Resolution, RunQuery, RunRecord,
+    RunStatus, RunSummary, Usage,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -249,6 +250,53 @@ pub(super) fn entries(conn: &Connection, run_id: &str) -> Result<Vec<Entry>> {
         entries.push(row.finish(run_id, &mut fetch)?);
     }
     Ok(entries)
+}
+
+pub(super) fn summary(conn: &Connection, run_id: &str) -> Result<RunSummary> {
+    let entries: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM entries WHERE run_id = ?1")?
+        .query_row([run_id], |r| r.get(0))?;
+    let last: Option<EntryRow> = conn
+        .prepare_cached(
+            "SELECT seq, kind, name, request_digest, request, response, state, started_at,
+                    finished_at, input_tokens, output_tokens, resolution, packed, attempts
+             FROM entries WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([run_id], entry_row)
+        .optional()?;
+    let last = match last {
+        Some(row) => {
+            let mut blob_stmt = conn.prepare_cached("SELECT bytes FROM blobs WHERE digest = ?1")?;
+            let mut fetch = |digest: &str| -> Option<String> {
+                blob_stmt
+                    .query_row([digest], |r| r.get(0))
+                    .optional()
+                    .ok()
+                    .flatten()
+            };
+            Some(row.finish(run_id, &mut fetch)?)
+        }
+        None => None,
+    };
+    let usage = conn
+        .prepare_cached(
+            "SELECT name, SUM(input_tokens), SUM(output_tokens) FROM entries
+             WHERE run_id = ?1 AND kind = 'llm' AND input_tokens IS NOT NULL
+             GROUP BY name ORDER BY name",
+        )?
+        .query_map([run_id], |r| {
+            Ok(ModelUsage {
+                model: r.get(0)?,
+                input_tokens: r.get::<_, i64>(1)? as u64,
+                output_tokens: r.get::<_, i64>(2)? as u64,
+            })
+        })?
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(RunSummary {
+        entries: entries as u64,
+        last,
+        usage,
+    })
 }
 
 pub(super) fn component(conn: &Connection, digest: &str) -> Result<Option<Vec<u8>>> {

@@ -40,7 +40,7 @@ use tokio::sync::oneshot;
 const MAX_BATCH: usize = 1024;
 /// Most bytes of writes committed in one transaction (one write may be
 /// larger: it is committed alone).
-pub(crate) const MAX_BATCH_BYTES: usize = 8 << 20;
+pub(crate) const MAX_BATCH_BYTES: usize = 1 << 20;
 
 pub(crate) enum Op {
     PutComponent {
@@ -92,11 +92,46 @@ pub(crate) enum Op {
         error: String,
         owner: Option<String>,
     },
+    /// A lease operation (claim, renew, release, break, register): through
+    /// the writer like every write, so it waits its turn in the queue
+    /// instead of fighting the writer for SQLite's write lock.
+    Lease {
+        op: LeaseOp,
+        answer: Arc<std::sync::Mutex<LeaseAnswer>>,
+    },
     /// Does nothing: its commit tells that everything before it is applied.
     Ping,
     /// Stops the writer thread (tests of a dead writer).
     #[cfg(test)]
     Die,
+}
+
+/// What a lease operation does (see `leases.rs`).
+pub(crate) enum LeaseOp {
+    Claim {
+        run_id: String,
+        owner: String,
+        ttl: std::time::Duration,
+        take_from: Option<String>,
+    },
+    Renew {
+        owner: String,
+        ttl: std::time::Duration,
+    },
+    Release(Fence),
+    Break {
+        owner: String,
+    },
+    Register(super::super::Instance),
+}
+
+/// What a lease operation answered.
+#[derive(Debug, Default)]
+pub(crate) enum LeaseAnswer {
+    #[default]
+    Nothing,
+    Claimed(Option<Fence>),
+    Count(usize),
 }
 
 impl Op {

@@ -15,6 +15,8 @@
 //! | `path-absolute PATH` | reads PATH and writes next to it through `files` |
 //! | `path-symlink` | writes a file, has the command tool `plant` put links to `../../outside` in its workspace, then reads, writes and lists through them |
 //! | `http-get URL` | fetches URL with the `fetch` tool (`http_get`) and returns the result |
+//! | `flood-log MIB COUNT` | logs COUNT messages of MIB MiB each, each one different |
+//! | `flood-random MIB COUNT` | reads MIB MiB of journaled randomness COUNT times |
 //! | `ok` | one clock read and a tool call, then success |
 //!
 //! The multi-step attacks succeed (return `Ok`) only if one of their calls
@@ -107,6 +109,21 @@ impl relive_sdk::Agent for Hostile {
             "http-get" => {
                 tools::call_json("fetch", &format!(r#"{{"url":{}}}"#, json_string(argument)))
                     .map_err(|e| e.describe())
+            }
+            "flood-log" | "flood-random" => {
+                let mut args = argument.split_whitespace().map(|a| a.parse::<usize>());
+                let (Some(Ok(mib)), Some(Ok(count))) = (args.next(), args.next()) else {
+                    return Err(format!("hostile: expected `{attack} MIB COUNT`"));
+                };
+                let body = "x".repeat(mib << 20);
+                for i in 0..count {
+                    if attack == "flood-log" {
+                        relive_sdk::log::info(&format!("{i} {body}"));
+                    } else {
+                        black_box(relive_sdk::random::bytes(mib << 20));
+                    }
+                }
+                Ok(format!("flooded {count}"))
             }
             "ok" => {
                 let now = std::time::SystemTime::now();

@@ -1,7 +1,7 @@
 //! What each write does to the database, inside the writer's transaction.
 //! Checks come before changes, so a refused write changes nothing.
 
-use super::Op;
+use super::{LeaseAnswer, LeaseOp, Op};
 use crate::journal::{
     Completion, Entry, EntryKind, Fence, JournalError, Resolution, ResolveRequest, RunStatus,
     StatusChange, blobs, now_ms,
@@ -118,11 +118,43 @@ pub(super) fn apply(conn: &Connection, op: &Op) -> Result<()> {
             error,
             owner,
         } => cancel(conn, run_id, error, owner.as_deref())?,
+        Op::Lease { op, answer } => {
+            let result = lease(conn, op)?;
+            *answer.lock().unwrap_or_else(|p| p.into_inner()) = result;
+        }
         Op::Ping => {}
         #[cfg(test)]
         Op::Die => {}
     }
     Ok(())
+}
+
+fn lease(conn: &Connection, op: &LeaseOp) -> Result<LeaseAnswer> {
+    use super::super::leases;
+    Ok(match op {
+        LeaseOp::Claim {
+            run_id,
+            owner,
+            ttl,
+            take_from,
+        } => LeaseAnswer::Claimed(leases::claim(
+            conn,
+            run_id,
+            owner,
+            *ttl,
+            take_from.as_deref(),
+        )?),
+        LeaseOp::Renew { owner, ttl } => LeaseAnswer::Count(leases::renew(conn, owner, *ttl)?),
+        LeaseOp::Release(fence) => {
+            leases::release(conn, fence)?;
+            LeaseAnswer::Nothing
+        }
+        LeaseOp::Break { owner } => LeaseAnswer::Count(leases::break_leases(conn, owner)?),
+        LeaseOp::Register(instance) => {
+            leases::register_instance(conn, instance)?;
+            LeaseAnswer::Nothing
+        }
+    })
 }
 
 /// Refuses a write by a process whose claim of the run is not the latest.
@@ -389,12 +421,20 @@ fn insert_entry(conn: &Connection, run_id: &str, entry: &Entry) -> Result<()> {
         .resolution
         .as_ref()
         .map(|r| serde_json::to_string(r).expect("resolution serialises"));
-    let (request, request_packed) = store_text(conn, &entry.request)?;
+    // Log messages and random bytes are never sent again: packing them
+    // into blobs would only cost the parse.
+    let packable = !matches!(entry.kind, EntryKind::Log | EntryKind::Random);
+    let (request, request_packed) = if packable {
+        store_text(conn, &entry.request)?
+    } else {
+        (std::borrow::Cow::Borrowed(entry.request.as_str()), false)
+    };
     let (response, response_packed) = match &entry.response {
-        Some(text) => {
+        Some(text) if packable => {
             let (t, p) = store_text(conn, text)?;
             (Some(t), p)
         }
+        Some(text) => (Some(std::borrow::Cow::Borrowed(text.as_str())), false),
         None => (None, false),
     };
     let packed = i64::from(request_packed) | (i64::from(response_packed) << 1);
