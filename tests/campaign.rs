@@ -423,10 +423,11 @@ fn campaign_checks_catch_a_send_run_twice() {
     );
 }
 
-/// The checks catch a completed tool call that runs again because the
-/// journal lost it: here its entry is deleted after the kill.
+/// The checks catch completed calls that run again because the journal
+/// lost them: here, after a kill as the third `send` starts, the third LLM
+/// entry and all after it are deleted.
 #[test]
-fn campaign_checks_catch_a_completed_call_run_again() {
+fn campaign_checks_catch_completed_calls_run_again() {
     let plan = Plan {
         first: KillAt {
             mode: Mode::ToolStart(checks::SEND),
@@ -441,16 +442,24 @@ fn campaign_checks_catch_a_completed_call_run_again() {
         .iter()
         .map(|f| f.message.as_str())
         .collect();
+    let found = |parts: &[&str]| messages.iter().any(|m| parts.iter().all(|p| m.contains(p)));
     assert!(
-        messages.iter().any(|m| m.contains("`lookup` call #")
-            && m.contains("was completed at kill 1 and ran 1 more time(s)")),
+        found(&[
+            "LLM call #",
+            "was completed at kill 1 and sent again 1 time(s)"
+        ]),
         "{messages:#?}"
     );
     assert!(
-        messages
-            .iter()
-            .any(|m| m.contains("`send` (not idempotent) call #")),
-        "the interrupted `send` lost its entry too, and ran again: {messages:#?}"
+        found(&[
+            "`lookup` call #",
+            "was completed at kill 1 and ran 1 more time(s)"
+        ]),
+        "{messages:#?}"
+    );
+    assert!(
+        found(&["`send` (not idempotent) call #", "ran 2 times"]),
+        "{messages:#?}"
     );
 }
 

@@ -136,32 +136,30 @@ impl fmt::Display for KillKind {
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     pub killed_at: Instant,
+    /// The point's process that was killed (from 1).
+    pub process: usize,
     pub kind: KillKind,
     /// The run's id, if the journal held one.
     pub run: Option<String>,
     pub entries: Vec<Entry>,
     pub logs: Logs,
-    pub llm: Vec<Request>,
 }
 
 impl Snapshot {
     /// Where the kill landed, judged from what happened since `previous`
-    /// (the last snapshot of the same point, for a kill during a resume).
-    pub fn classify(&mut self, previous: Option<&Snapshot>) {
-        let (entries, llm, lookup, send) = previous.map_or((0, 0, 0, 0), |p| {
-            (
-                p.entries.len(),
-                p.llm.len(),
-                p.logs.lookup.len(),
-                p.logs.send.len(),
-            )
+    /// (the snapshot of the kill before, if any) and from the LLM requests
+    /// `llm` of the whole point.
+    pub fn classify(&mut self, previous: Option<&Snapshot>, llm: &[Request]) {
+        let (entries, lookup, send) = previous.map_or((0, 0, 0), |p| {
+            (p.entries.len(), p.logs.lookup.len(), p.logs.send.len())
         });
         let logs_before = previous.map(|p| &p.logs);
+        let mut sent = llm.iter().filter(|r| r.process == self.process).peekable();
         self.kind = if self.run.is_none() {
             KillKind::BeforeRun
-        } else if self.llm[llm.min(self.llm.len())..]
+        } else if llm
             .iter()
-            .any(|r| r.open_at(self.killed_at))
+            .any(|r| r.process == self.process && r.open_at(self.killed_at))
         {
             KillKind::DuringLlm
         } else if self.logs.cut_since(SEND, logs_before) {
@@ -169,7 +167,7 @@ impl Snapshot {
         } else if self.logs.cut_since(LOOKUP, logs_before) {
             KillKind::DuringLookup
         } else if self.entries.len() <= entries
-            && self.llm.len() == llm
+            && sent.peek().is_none()
             && self.logs.lookup.len() == lookup
             && self.logs.send.len() == send
         {
@@ -404,9 +402,11 @@ fn tool_calls(
     }
 }
 
-/// Every LLM request belongs to an LLM entry; a key is re-sent only after a
-/// kill that found its call in flight (journaled `started`, not completed),
-/// with the same body; the journal held the entry before the request left.
+/// Every LLM request belongs to an LLM entry; a key is sent once per host
+/// process (more only as retries the entry records), and again only by a
+/// process after a kill that found its call in flight (journaled `started`,
+/// not completed), with the same body; the journal held the entry before
+/// the request left.
 fn llm_calls(
     id: &str,
     entries: &[Entry],
@@ -442,26 +442,32 @@ fn llm_calls(
                 ),
             );
         }
-        let mut from = None::<Instant>;
-        for (i, s) in snapshots.iter().enumerate() {
-            let window =
-                |r: &&&Request| r.arrived <= s.killed_at && from.is_none_or(|f| r.arrived > f);
-            let here = sent.iter().filter(window).count();
-            if here > 1 {
+        let mut processes: Vec<usize> = sent.iter().map(|r| r.process).collect();
+        processes.dedup();
+        for p in &processes {
+            let n = sent.iter().filter(|r| r.process == *p).count();
+            if n > 1 + e.attempts.len() {
                 findings.fail(format!(
-                    "LLM call #{} was sent {here} times by one process (key {key})",
-                    e.seq
+                    "LLM call #{} was sent {n} times by process {p}, which recorded {} attempt(s) (key {key})",
+                    e.seq,
+                    e.attempts.len()
                 ));
             }
-            let later = sent.iter().filter(|r| r.arrived > s.killed_at).count();
-            match s.entry(e.seq) {
-                Some(old) if old.state == EntryState::Completed && later > 0 => {
-                    findings.fail(format!(
-                        "LLM call #{} was completed at kill {} and sent again {later} time(s) after it (key {key})",
-                        e.seq,
-                        i + 1
-                    ));
-                }
+        }
+        let mut before = 0;
+        for (i, s) in snapshots.iter().enumerate() {
+            // Sent by the processes since the kill before, the killed one last.
+            let here = sent
+                .iter()
+                .filter(|r| r.process > before && r.process <= s.process)
+                .count();
+            let later = sent.iter().filter(|r| r.process > s.process).count();
+            match s.entry(e.seq).map(|old| old.state) {
+                Some(EntryState::Completed) if later > 0 => findings.fail(format!(
+                    "LLM call #{} was completed at kill {} and sent again {later} time(s) after it (key {key})",
+                    e.seq,
+                    i + 1
+                )),
                 None if here > 0 => findings.known(
                     Known::LlmSentBeforeEntry,
                     format!(
@@ -473,17 +479,7 @@ fn llm_calls(
                 ),
                 _ => {}
             }
-            from = Some(s.killed_at);
-        }
-        let after = sent
-            .iter()
-            .filter(|r| from.is_none_or(|f| r.arrived > f))
-            .count();
-        if after > 1 {
-            findings.fail(format!(
-                "LLM call #{} was sent {after} times after the last kill (key {key})",
-                e.seq
-            ));
+            before = s.process;
         }
     }
 }

@@ -3,10 +3,16 @@
 //! has its own base URL (`/p{POINT}/v1`), so the server knows which point a
 //! request belongs to even before the run has an id.
 //!
-//! It records every request (idempotency key, body, when it arrived, when
-//! it was answered), answers after 10–49 ms (so a kill lands in calls, not
-//! only between them), and can SIGKILL a point's host the moment its N-th
-//! request arrives: the instant a request has just left the host.
+//! It records every request (idempotency key, body, which host process sent
+//! it, when it arrived, when it was answered), answers after 10–49 ms (so a
+//! kill lands in calls, not only between them), and can SIGKILL a point's
+//! host the moment its N-th request arrives: the instant a request has just
+//! left the host.
+//!
+//! Which process sent a request comes from its API key: every `relive`
+//! process of a point gets its own ([`API_KEY_VAR`]). Arrival times cannot
+//! tell: a request that a killed host sent just before it died may reach
+//! the handler after the kill.
 
 use super::process::Killer;
 use axum::extract::State;
@@ -17,11 +23,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// The environment variable that holds a `relive` process's API key,
+/// `campaign-process-N` for the point's N-th process.
+pub const API_KEY_VAR: &str = "RELIVE_CAMPAIGN_LLM_KEY";
+
 /// One request the server received.
 #[derive(Clone, Debug)]
 pub struct Request {
     /// The `Idempotency-Key` header (empty when absent).
     pub key: String,
+    /// The point's process that sent it (from 1; 0 when the API key is
+    /// missing).
+    pub process: usize,
     /// The body, as compact JSON.
     pub body: String,
     pub arrived: Instant,
@@ -31,9 +44,9 @@ pub struct Request {
 }
 
 impl Request {
-    /// Whether the request was being served at `instant`.
+    /// Whether the request was still unanswered at `instant`.
     pub fn open_at(&self, instant: Instant) -> bool {
-        self.arrived <= instant && self.answered.is_none_or(|a| a > instant)
+        self.answered.is_none_or(|a| a > instant)
     }
 }
 
@@ -132,12 +145,19 @@ async fn completions(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let process = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer campaign-process-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let body = body.to_string();
     let (index, count) = {
         let mut requests = shared.requests.lock().unwrap();
         let list = requests.entry(point).or_default();
         list.push(Request {
             key: key.clone(),
+            process,
             body: body.clone(),
             arrived: Instant::now(),
             answered: None,

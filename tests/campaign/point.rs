@@ -3,7 +3,7 @@
 //! it ends; then every check.
 
 use super::checks::{self, Findings, KillKind, Logs, Snapshot};
-use super::llm_server::LlmServer;
+use super::llm_server::{API_KEY_VAR, LlmServer};
 use super::process::{self, Ended, Trigger};
 use super::{Baseline, CALLS_PER_ROUND, MAX_RESUMES, Plan, ROUNDS};
 use crate::support::*;
@@ -21,8 +21,8 @@ pub enum Fault {
     /// The operator always answers `--retry`, even when `send`'s log shows
     /// that the interrupted call ran.
     CarelessOperator,
-    /// After the first kill the journal loses its last completed `lookup`
-    /// entry and everything after it, as if committed entries were lost.
+    /// After the first kill the journal loses its last completed LLM entry
+    /// and everything after it, as if committed entries were lost.
     LoseCommittedTail,
 }
 
@@ -69,6 +69,7 @@ impl Point {
 provider = "openai"
 base_url = "{url}"
 model = "campaign-model"
+api_key_env = "{API_KEY_VAR}"
 stream = false
 timeout_secs = 30
 
@@ -108,6 +109,7 @@ tools = ["lookup", "send"]
         let err = self.scratch.file(&format!("stderr-{}.txt", self.runs));
         let mut cmd: Command = self.scratch.relive();
         cmd.args(args)
+            .env(API_KEY_VAR, format!("campaign-process-{}", self.runs))
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err).unwrap());
@@ -156,13 +158,11 @@ tools = ["lookup", "send"]
         }
     }
 
-    /// The world right after a kill: the journal (read at once), the tools'
-    /// logs and the LLM server's requests.
-    fn snapshot(
-        &self,
-        killed_at: Instant,
-        previous: Option<&Snapshot>,
-    ) -> Result<Snapshot, String> {
+    /// The world right after a kill of process `self.runs`: the journal
+    /// (read at once) and the tools' logs. Where the kill landed is judged
+    /// once the point is over, when every request the killed process sent
+    /// has reached the LLM server.
+    fn snapshot(&self, killed_at: Instant) -> Result<Snapshot, String> {
         let (run, entries) = if self.scratch.db().exists() {
             let journal = SqliteJournal::open_existing(&self.scratch.db())
                 .map_err(|e| format!("the journal does not open after a kill: {e}"))?;
@@ -181,16 +181,14 @@ tools = ["lookup", "send"]
         } else {
             (None, Vec::new())
         };
-        let mut snapshot = Snapshot {
+        Ok(Snapshot {
             killed_at,
+            process: self.runs,
             kind: KillKind::BetweenCalls,
             run,
             entries,
             logs: Logs::read(self.scratch.path()),
-            llm: LlmServer::get().requests(self.id),
-        };
-        snapshot.classify(previous);
-        Ok(snapshot)
+        })
     }
 
     /// Decides an `uncertain` run as an operator would: from `send`'s own
@@ -225,21 +223,21 @@ tools = ["lookup", "send"]
         Ok(how)
     }
 
-    /// Deletes the last completed `lookup` entry of run `id` and every
-    /// entry after it ([`Fault::LoseCommittedTail`]).
+    /// Deletes the last completed LLM entry of run `id` and every entry
+    /// after it ([`Fault::LoseCommittedTail`]).
     fn lose_committed_tail(&self, id: &str) {
         let entries = self.scratch.entries(id);
-        let Some(lookup) = entries
+        let Some(llm) = entries
             .iter()
             .rev()
-            .find(|e| e.name == checks::LOOKUP && e.state == EntryState::Completed)
+            .find(|e| e.kind == EntryKind::Llm && e.state == EntryState::Completed)
         else {
             return;
         };
         let conn = rusqlite::Connection::open(self.scratch.db()).unwrap();
         conn.execute(
             "DELETE FROM entries WHERE run_id = ?1 AND seq >= ?2",
-            rusqlite::params![id, lookup.seq as i64],
+            rusqlite::params![id, llm.seq as i64],
         )
         .unwrap();
     }
@@ -289,11 +287,11 @@ fn run_point_in(
             (id.to_string(), Some(report))
         }
         Ended::Killed(at) => {
-            let snapshot = point.snapshot(at, None)?;
-            outcome.kills.push((false, snapshot.kind));
+            let snapshot = point.snapshot(at)?;
             let Some(id) = snapshot.run.clone() else {
+                outcome.kills.push((false, KillKind::BeforeRun));
                 // Nothing may happen outside before the journal holds the run.
-                if !snapshot.logs.is_empty() || !snapshot.llm.is_empty() {
+                if !snapshot.logs.is_empty() || !LlmServer::get().requests(point.id).is_empty() {
                     return Err(
                         "a tool or the LLM was called before the journal held the run".into(),
                     );
@@ -309,6 +307,7 @@ fn run_point_in(
     };
 
     let mut second = plan.second;
+    let mut ended_before_second_kill = false;
     let mut resumes = 0;
     while report.is_none() {
         resumes += 1;
@@ -320,14 +319,10 @@ fn run_point_in(
         let trigger = kill.map(|k| k.trigger(baseline, &progress, true));
         let (ended, out, err) = point.resume(&id, trigger);
         match ended {
-            Ended::Killed(at) => {
-                let snapshot = point.snapshot(at, snapshots.last())?;
-                outcome.kills.push((true, snapshot.kind));
-                snapshots.push(snapshot);
-            }
+            Ended::Killed(at) => snapshots.push(point.snapshot(at)?),
             Ended::Exited(status) => {
                 if kill.is_some() {
-                    outcome.kills.push((true, KillKind::AfterEnd));
+                    ended_before_second_kill = true;
                 }
                 let resumed: serde_json::Value = serde_json::from_str(&out).map_err(|e| {
                     format!(
@@ -349,6 +344,15 @@ fn run_point_in(
         }
     }
     let report = report.expect("the loop ends with a report");
+    let llm = LlmServer::get().requests(point.id);
+    for i in 0..snapshots.len() {
+        let (before, rest) = snapshots.split_at_mut(i);
+        rest[0].classify(before.last(), &llm);
+        outcome.kills.push((i > 0, rest[0].kind));
+    }
+    if ended_before_second_kill {
+        outcome.kills.push((true, KillKind::AfterEnd));
+    }
 
     // The run completed, with the output a replay of its journal produces.
     let record = point.scratch.run_record(&id);
@@ -382,7 +386,6 @@ fn run_point_in(
         ));
     }
     let logs = Logs::read(point.scratch.path());
-    let llm = LlmServer::get().requests(point.id);
     checks::check(
         &id,
         &entries,
