@@ -199,6 +199,10 @@ pub enum Known {
     ToolStartedBeforeEntry,
     /// The same, for tools: one key, two sets of arguments.
     ToolKeyReused,
+    /// Issue 12.10: `relive resume` of a run that is already `uncertain`
+    /// (a kill hit the resume that made it so, before it printed its
+    /// report) exits 1, not 5.
+    UncertainExitCode,
 }
 
 impl fmt::Display for Known {
@@ -215,6 +219,9 @@ impl fmt::Display for Known {
             }
             Known::ToolKeyReused => {
                 "one idempotency key, two different `lookup` argument sets (DESIGN §3 rule 1)"
+            }
+            Known::UncertainExitCode => {
+                "`relive resume` of a run already uncertain exits 1, not 5 (issue 12.10)"
             }
         })
     }
@@ -239,7 +246,7 @@ impl Findings {
         });
     }
 
-    fn known(&mut self, known: Known, message: String) {
+    pub fn known(&mut self, known: Known, message: String) {
         self.0.push(Finding {
             known: Some(known),
             message,

@@ -2,7 +2,7 @@
 //! the run started, killed, resumed (maybe killed again) and resolved until
 //! it ends; then every check.
 
-use super::checks::{self, Findings, KillKind, Logs, Snapshot};
+use super::checks::{self, Findings, KillKind, Known, Logs, Snapshot};
 use super::llm_server::{API_KEY_VAR, LlmServer};
 use super::process::{self, Ended, Trigger};
 use super::{Baseline, CALLS_PER_ROUND, MAX_RESUMES, Plan, ROUNDS};
@@ -324,18 +324,32 @@ fn run_point_in(
                 if kill.is_some() {
                     ended_before_second_kill = true;
                 }
-                let resumed: serde_json::Value = serde_json::from_str(&out).map_err(|e| {
-                    format!(
-                        "`relive resume {id}` ({status}) printed no report ({e}): {}",
-                        tail(&err)
-                    )
-                })?;
-                match resumed["status"].as_str() {
-                    Some("completed") => report = Some(resumed),
-                    Some("uncertain") => outcome.resolved.push(point.resolve(&id, fault)?),
-                    _ => {
+                // What to do next is decided from the journal, as an
+                // operator would; the exit code must agree with it.
+                let record = point.scratch.run_record(&id);
+                let code = status.code();
+                match record.status {
+                    RunStatus::Completed if code == Some(0) => {
+                        let resumed = serde_json::from_str(&out).map_err(|e| {
+                            format!("`relive resume {id}` printed no report ({e}): {out}")
+                        })?;
+                        report = Some(resumed);
+                    }
+                    RunStatus::Uncertain => {
+                        if code != Some(5) {
+                            outcome.findings.known(
+                                Known::UncertainExitCode,
+                                format!(
+                                    "`relive resume {id}` of an uncertain run ended {status}, not with exit code 5: {}",
+                                    tail(&err)
+                                ),
+                            );
+                        }
+                        outcome.resolved.push(point.resolve(&id, fault)?);
+                    }
+                    other => {
                         return Err(format!(
-                            "`relive resume {id}` ended {status}: {resumed}\n      {}",
+                            "`relive resume {id}` ended {status} and left the run {other}: {out}\n      {}",
                             tail(&err)
                         ));
                     }
