@@ -6,21 +6,26 @@
 //! `llm_server`), another random read, the idempotent tool `lookup` and the
 //! non-idempotent tool `send` (tests/guests/mixed/tools). Each kill point
 //! runs the real `relive` binary and SIGKILLs it (and its tools) at a time
-//! drawn from a seeded generator — a delay, a number of journal entries, or
-//! the arrival of the N-th LLM request — sometimes kills the resume a second
-//! time, then resumes until the run ends, resolving an `uncertain` run from
-//! `send`'s own log as an operator would. Then `checks` holds the run to
-//! DESIGN §3–4, and its output must equal a `relive replay` of its journal.
+//! drawn from a seeded generator — a delay, a journal length, the arrival of
+//! the N-th LLM request, or the start of a tool — sometimes kills the first
+//! resume too, then resumes until the run ends, resolving an `uncertain` run
+//! from `send`'s own log as an operator would. Then `checks` holds the run
+//! to DESIGN §3–4 (prefix, tools run once, requests re-sent only when in
+//! flight), and its output must equal a `relive replay` of its journal.
 //!
-//! - `cargo test --test e2e campaign`: a seeded subset (about 75 s here).
-//! - `RELIVE_CAMPAIGN=full`: the full campaign, several hundred points.
+//! - `cargo test --test e2e campaign`: a seeded subset (up to 100 points,
+//!   stopping after 70 s) and two tests that inject faults to show the
+//!   checks catch them.
+//! - `RELIVE_CAMPAIGN=full`: the full campaign, 500 points (about 6 min).
 //! - `RELIVE_CAMPAIGN_SEED=N` (decimal or 0x hex) replays a campaign;
 //!   `RELIVE_CAMPAIGN_POINT=I` runs only its point I (see a failure's
-//!   message); `RELIVE_CAMPAIGN_STRICT=1` fails on the known faults too.
+//!   message); `RELIVE_CAMPAIGN_STRICT=1` fails on the known faults too
+//!   (`checks::Known`; `campaign_known_fault_*` pins them).
 //!
 //! Kill times are random, so a seed fixes the plan (where to kill), not
 //! the machine's timing: a point re-run with its seed kills at the same
-//! delay, entry count or request, which lands in the same place most times.
+//! delay, entry count, request or tool start, which lands in the same place
+//! most times.
 
 mod checks;
 mod llm_server;
@@ -476,14 +481,15 @@ fn campaign_checks_catch_completed_calls_run_again() {
 ///   (`round 4 of 5 at T1, nonce N1`, then `at T2, nonce N2`).
 /// - point 12 (a delay of 0.62 of a run, then a second kill as `send`
 ///   starts; timing-dependent, seen once in 87 points): the same for the
-///   idempotent tool: `lookup` #26 ran with `"ms":18` before the journal
-///   held its entry or the random read (#25) that chose 18; the resume
-///   re-ran key `relive-RUN-26` with `"ms":21` (DESIGN §3 rule 1).
+///   idempotent tool. `lookup` #26 (round 4) ran with
+///   `{"round":4,"ms":26,...}` before the journal held its entry or the
+///   random read (#25) that chose 26; the resume re-ran key
+///   `relive-RUN-26` with `{"round":4,"ms":23,...}` (DESIGN §3 rule 1).
 ///
 /// Both are tolerated (counted, printed) by the campaign until fixed; this
 /// test runs the two points strictly and passes once the request a key names
-/// is committed before it leaves the host. Then make the campaign strict by
-/// default (see `Known`).
+/// is committed before it leaves the host. Then remove the fixed variants
+/// from `checks::Known`, so that the campaign fails on them.
 #[test]
 #[ignore = "known failure: issue 12.4, the lead's fix makes it pass"]
 fn campaign_known_fault_request_sent_before_its_entry() {
