@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod campaign;
 mod divergence;
 mod hardening;
 mod kill;

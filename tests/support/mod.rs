@@ -42,14 +42,21 @@ fn build_guests(target_dir: &Path, packages: &[&str], features: Option<&str>) {
     );
 }
 
-/// The example component `name` (researcher or stepper), built from source.
+/// The component `name` (an example or a test guest), built from source.
 pub fn guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let dir = root().join("target");
         build_guests(
             &dir,
-            &["researcher", "stepper", "hostile", "waiter", "approver"],
+            &[
+                "researcher",
+                "stepper",
+                "hostile",
+                "waiter",
+                "approver",
+                "mixed",
+            ],
             None,
         );
         dir.join("wasm32-wasip2/release")
