@@ -166,8 +166,7 @@ tools = ["lookup", "send"]
         let (run, entries) = if self.scratch.db().exists() {
             let journal = SqliteJournal::open_existing(&self.scratch.db())
                 .map_err(|e| format!("the journal does not open after a kill: {e}"))?;
-            let runs = journal
-                .runs()
+            let runs = relive::journal::all_runs(&journal, None)
                 .map_err(|e| format!("the journal's runs cannot be read after a kill: {e}"))?;
             match runs.first() {
                 Some(run) => {
