@@ -411,3 +411,157 @@ fn a_flooding_guest_stops_at_its_budget_and_does_not_starve_neighbours() {
     );
     assert!(rss < 256, "the service's peak RSS was {rss} MiB");
 }
+
+/// 12.10: `/healthz` fails (503) while the journal cannot write, and
+/// recovers with it. (It answered `ok` whatever the journal did.)
+#[test]
+fn healthz_fails_while_the_journal_cannot_write() {
+    let scratch = waiter_scratch("");
+    let s = Served::start(&scratch, &[], &[]);
+    let (code, body) = http("GET", &s.url("/healthz"), None, None);
+    assert_eq!(
+        (code, body["journal"]["writable"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
+    // Another process holds the write lock: nothing can commit.
+    let conn = rusqlite::Connection::open(scratch.db()).unwrap();
+    conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let (code, body) = http("GET", &s.url("/healthz"), None, None);
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["status"], "journal-unavailable", "{body}");
+    conn.execute_batch("ROLLBACK").unwrap();
+    let begun = Instant::now();
+    loop {
+        let (code, _) = http("GET", &s.url("/healthz"), None, None);
+        if code == 200 {
+            break;
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "healthz did not recover"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// 12.10: replaying a recorded run that failed passes only if the replay
+/// fails the same way (a completed replay of a failed run passed).
+#[test]
+fn replay_of_a_failed_run_passes_only_if_it_fails_the_same_way() {
+    let scratch = waiter_scratch("");
+    let out = scratch.run(&["run", "waiter", "--input", "bogus", "--json"]);
+    assert_code(&out, 3);
+    let id = json(&out)["id"].as_str().unwrap().to_string();
+    let same = export_and_replay(&scratch, &id, &guest("waiter"));
+    assert_eq!(same["passed"], true, "{same}");
+    // The same journal, but recorded as failing differently: the replay
+    // fails the first way, so it does not pass.
+    let file = scratch.file(&format!("{id}.jsonl"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let recorded_error = "waiter: unknown input \\\"bogus\\\"";
+    assert!(text.contains(recorded_error), "{text}");
+    std::fs::write(&file, text.replace(recorded_error, "something else")).unwrap();
+    let out = relive_bin()
+        .args(["replay"])
+        .arg(guest("waiter"))
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["passed"], false, "{}", stdout(&out));
+    // A failed run whose replay completes does not pass either: the
+    // stepper with 3 steps completes; record it as failed.
+    let stepper = crate::serve::example("stepper");
+    let out = stepper.run(&["run", "stepper", "--input", "3", "--json"]);
+    assert_code(&out, 0);
+    let id = json(&out)["id"].as_str().unwrap().to_string();
+    let file = stepper.file("run.jsonl");
+    assert_code(
+        &stepper.run(&["export", &id, "-o", file.to_str().unwrap()]),
+        0,
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
+    let run = if header.get("run").is_some() {
+        &mut header["run"]
+    } else {
+        &mut header
+    };
+    run["status"] = json!("failed");
+    run["output"] = Value::Null;
+    run["error"] = json!("the model refused");
+    lines[0] = header.to_string();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = relive_bin()
+        .arg("replay")
+        .arg(guest("stepper"))
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(report["passed"], false, "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("recorded run failed"),
+        "{report}"
+    );
+}
+
+/// 12.9: `relive prune` deletes finished runs by age and status, never an
+/// unfinished run without --force; `relive serve --retain-days` prunes by
+/// itself.
+#[test]
+fn prune_deletes_finished_runs_and_serve_retains_by_age() {
+    let scratch = waiter_scratch("");
+    let waiting = json(&scratch.run(&["run", "waiter", "--input", "signal go", "--json"]))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..2 {
+        assert_code(&scratch.run(&["run", "waiter", "--input", "bogus"]), 3);
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let out = scratch.run(&["prune", "--older-than", "0s", "--dry-run", "--json"]);
+    assert_code(&out, 0);
+    assert_eq!(json(&out)["runs"], 2, "{}", stdout(&out));
+    assert_eq!(
+        relive::journal::all_runs(&scratch.journal(), None)
+            .unwrap()
+            .len(),
+        3
+    );
+    let out = scratch.run(&["prune", "--older-than", "0s", "--status", "suspended"]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    let out = scratch.run(&["prune", "--older-than", "0s", "--vacuum", "--json"]);
+    assert_code(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["runs"], 2, "{report}");
+    assert!(report["file_bytes_after"].as_u64() <= report["file_bytes_before"].as_u64());
+    let left = relive::journal::all_runs(&scratch.journal(), None).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, waiting);
+    // The service prunes on its own schedule: at start, then hourly.
+    assert_code(&scratch.run(&["run", "waiter", "--input", "bogus"]), 3);
+    std::thread::sleep(Duration::from_millis(20));
+    let s = Served::start(&scratch, &["--retain-days", "0"], &[]);
+    let begun = Instant::now();
+    while relive::journal::all_runs(&scratch.journal(), None)
+        .unwrap()
+        .len()
+        > 1
+    {
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "serve did not prune: {}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(s.log().contains("retention"), "{}", s.log());
+}

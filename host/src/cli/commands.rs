@@ -66,12 +66,8 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             stream,
         } => {
             let startup = Config::load(cli.config.as_deref())?;
-            let db = db_path(cli.db.as_deref(), &startup);
-            // The journal opens with the configured fsync policy, as `run` does.
-            let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open_existing_with(
-                &db,
-                startup.journal.fsync,
-            )?);
+            let journal: Arc<dyn Journal> =
+                Arc::new(open_existing_journal(cli.db.as_deref(), &startup)?);
             let record = journal.find_run(run)?;
             if record.status == RunStatus::Completed {
                 eprintln!("relive: run {} already completed", record.id);
@@ -493,6 +489,16 @@ pub(super) fn open_journal(
     Ok(Arc::new(journal))
 }
 
+/// An existing journal, opened with the configured fsync policy (as `run`
+/// opens it: a resumed run keeps the durability the operator asked for).
+fn open_existing_journal(flag: Option<&Path>, config: &Config) -> anyhow::Result<SqliteJournal> {
+    let path = db_path(flag, config);
+    Ok(SqliteJournal::open_existing_with(
+        &path,
+        config.journal.fsync,
+    )?)
+}
+
 /// The configuration to resume a run with: `--config` if given, else the
 /// file the run was started with, else the default lookup.
 fn config_for_run(flag: Option<&Path>, recorded: Option<&str>) -> anyhow::Result<Config> {
@@ -579,4 +585,22 @@ fn finish(report: &RunReport, json: bool, quiet: bool) -> anyhow::Result<u8> {
         RunStatus::Suspended => super::EXIT_SUSPENDED,
         _ => EXIT_FAILED,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12.12: `relive resume` honours `[journal] fsync` (it opened the
+    /// journal with the default policy).
+    #[test]
+    fn resume_opens_the_journal_with_the_configured_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("j.db");
+        drop(SqliteJournal::open(&db, crate::config::FsyncPolicy::Critical).unwrap());
+        let mut config = Config::default();
+        config.journal.fsync = crate::config::FsyncPolicy::EveryEntry;
+        let journal = open_existing_journal(Some(&db), &config).unwrap();
+        assert_eq!(journal.fsync(), crate::config::FsyncPolicy::EveryEntry);
+    }
 }

@@ -220,12 +220,31 @@ async fn not_found(request: Request) -> ApiError {
     )
 }
 
-async fn health(State(service): Shared) -> Json<Value> {
-    Json(json!({
-        "status": if service.stopping.load(std::sync::atomic::Ordering::Relaxed) { "stopping" } else { "ok" },
+/// `200` while the service can do its work; `503` when the journal cannot
+/// write (its writer died, or does not commit within seconds): a load
+/// balancer or supervisor should then restart the process.
+async fn health(State(service): Shared) -> Response {
+    let journal = service.journal.clone();
+    let writable = tokio::task::spawn_blocking(move || journal.health())
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let stopping = service.stopping.load(std::sync::atomic::Ordering::Relaxed);
+    let (code, status) = match (&writable, stopping) {
+        (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "journal-unavailable"),
+        (Ok(()), true) => (StatusCode::OK, "stopping"),
+        (Ok(()), false) => (StatusCode::OK, "ok"),
+    };
+    let body = json!({
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "runs_active": service.active_count(),
-    }))
+        "journal": match &writable {
+            Ok(()) => json!({ "writable": true }),
+            Err(e) => json!({ "writable": false, "error": e }),
+        },
+    });
+    (code, Json(body)).into_response()
 }
 
 async fn openapi() -> Response {

@@ -39,6 +39,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// A journal in one SQLite file.
 pub struct SqliteJournal {
     path: PathBuf,
+    fsync: FsyncPolicy,
     readers: Vec<Mutex<Connection>>,
     control: Mutex<Connection>,
     writer: Writer,
@@ -67,7 +68,9 @@ impl SqliteJournal {
     /// Rebuilds the file to return the pages freed by deletions to the file
     /// system (`VACUUM`); needs as much free space as the file takes.
     pub fn vacuum(&self) -> Result<(), JournalError> {
-        self.with_control(|c| Ok(c.execute_batch("VACUUM")?))
+        // In WAL mode VACUUM writes the new file through the WAL: fold it
+        // back and truncate the WAL, or the space is not returned.
+        self.with_control(|c| Ok(c.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?))
     }
 
     fn open_with(
@@ -107,10 +110,16 @@ impl SqliteJournal {
             .map_err(|e| JournalError::Other(format!("cannot start journal writer: {e}")))?;
         Ok(SqliteJournal {
             path: path.to_path_buf(),
+            fsync,
             readers,
             control,
             writer,
         })
+    }
+
+    /// When this journal forces its writes to disk.
+    pub fn fsync(&self) -> FsyncPolicy {
+        self.fsync
     }
 
     /// Where the journal lives.
