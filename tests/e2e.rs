@@ -9,6 +9,7 @@ mod divergence;
 mod kill;
 mod llm_calls;
 mod openai;
+mod python;
 mod record_replay;
 mod replay_tests;
 mod sandbox;

@@ -50,8 +50,10 @@ def outcome(run: Callable[[str], Any], input: str) -> tuple[bool, str]:
         answer = run(input)
     except AgentError as e:
         return False, str(e)
-    except Exception:
-        return False, traceback.format_exc().rstrip()
+    except Exception as e:
+        # The traceback from `run` on: this frame is the SDK's, not the agent's.
+        frames = traceback.format_exception(type(e), e, e.__traceback__.tb_next if e.__traceback__ else None)
+        return False, "".join(frames).rstrip()
     if isinstance(answer, str):
         return True, answer
     try:

@@ -53,6 +53,7 @@ def test_an_exception_fails_the_run_with_its_traceback() -> None:
         export_agent(crashes)().run("missing")
     text = e.value.value
     assert text.startswith("Traceback (most recent call last):")
+    assert "in outcome" not in text, "the SDK's own frame is left out"
     assert 'test_export.py", line' in text and "in crashes" in text
     assert text.endswith("KeyError: 'missing'")
 
