@@ -210,7 +210,14 @@ fn python_sdk_unit_tests_and_types_pass() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let out = Command::new(venv_bin.join("python"))
-        .args(["-m", "mypy", "--no-incremental", "relive_sdk", "tests", "conftest.py"])
+        .args([
+            "-m",
+            "mypy",
+            "--no-incremental",
+            "relive_sdk",
+            "tests",
+            "conftest.py",
+        ])
         .current_dir(&sdk)
         .env("MYPYPATH", bindings.path())
         .output()
@@ -244,8 +251,14 @@ fn python_researcher_completes_and_replays() {
         .filter(|e| e.kind == EntryKind::Log)
         .map(|e| e.request.as_str())
         .collect();
-    assert!(logs[0].contains(&format!("researching: {QUESTION}")), "{logs:?}");
-    assert!(logs.last().unwrap().contains("step 3: final answer"), "{logs:?}");
+    assert!(
+        logs[0].contains(&format!("researching: {QUESTION}")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.last().unwrap().contains("step 3: final answer"),
+        "{logs:?}"
+    );
     assert_eq!(export_and_replay(&scratch, id, &agent)["passed"], true);
 }
 
@@ -286,7 +299,11 @@ fn kill_while_tool_hangs(mut cmd: Command, scratch: &Scratch, pidfile: &Path) ->
     let pid = std::fs::read_to_string(pidfile).unwrap();
     let _ = Command::new("kill").args(["-9", pid.trim()]).status();
     let runs = relive::journal::Journal::runs(&scratch.journal()).unwrap();
-    assert_eq!(runs[0].status, RunStatus::Running, "a killed run stays running");
+    assert_eq!(
+        runs[0].status,
+        RunStatus::Running,
+        "a killed run stays running"
+    );
     runs[0].id.clone()
 }
 
@@ -331,9 +348,18 @@ fn python_researcher_killed_mid_run_resumes_without_rerunning_completed_tools() 
     // Every entry from before the kill is unchanged.
     let after = scratch.entries(&id);
     for (old, new) in before.iter().zip(&after) {
-        assert_eq!((old.kind, &old.request), (new.kind, &new.request), "#{}", old.seq);
+        assert_eq!(
+            (old.kind, &old.request),
+            (new.kind, &new.request),
+            "#{}",
+            old.seq
+        );
         if old.state == EntryState::Completed {
-            assert_eq!(old.response, new.response, "#{} changed its answer", old.seq);
+            assert_eq!(
+                old.response, new.response,
+                "#{} changed its answer",
+                old.seq
+            );
         }
     }
     // The output is what a replay of the final journal produces.
@@ -442,7 +468,10 @@ fn python_exception_fails_the_run_with_its_traceback() {
         assert!(error.contains(needle), "missing {needle:?} in:\n{error}");
     }
     assert_eq!(
-        scratch.run_record(report["id"].as_str().unwrap()).error.as_deref(),
+        scratch
+            .run_record(report["id"].as_str().unwrap())
+            .error
+            .as_deref(),
         Some(error)
     );
 }
@@ -481,7 +510,15 @@ fn python_time_datetime_random_and_uuid_replay_exactly_after_a_kill() {
     let output: serde_json::Value =
         serde_json::from_str(json(&out)["output"].as_str().unwrap()).unwrap();
     // Each value read before the kill is read again, identical, on resume.
-    for key in ["time", "now", "random", "randint", "uuid4", "urandom", "monotonic"] {
+    for key in [
+        "time",
+        "now",
+        "random",
+        "randint",
+        "uuid4",
+        "urandom",
+        "monotonic",
+    ] {
         assert_eq!(
             output["before"][key], logged[key],
             "`{key}` differs after the resume"
@@ -489,7 +526,10 @@ fn python_time_datetime_random_and_uuid_replay_exactly_after_a_kill() {
     }
     // The values are real: today's time, a version-4 UUID, fresh randomness.
     let time = logged["time"].as_f64().unwrap();
-    assert!(time >= wall_before - 1.0 && time <= now_secs() + 1.0, "{time}");
+    assert!(
+        time >= wall_before - 1.0 && time <= now_secs() + 1.0,
+        "{time}"
+    );
     assert_eq!(&logged["uuid4"].as_str().unwrap()[14..15], "4");
     assert_ne!(output["before"]["random"], output["after"]["random"]);
     assert_ne!(output["before"]["uuid4"], output["after"]["uuid4"]);
@@ -499,10 +539,12 @@ fn python_time_datetime_random_and_uuid_replay_exactly_after_a_kill() {
     // Another run reads other values: the randomness is not baked into
     // the component at build time.
     let other = run_json(&scratch, &agent, "values");
-    let other: serde_json::Value =
-        serde_json::from_str(other["output"].as_str().unwrap()).unwrap();
+    let other: serde_json::Value = serde_json::from_str(other["output"].as_str().unwrap()).unwrap();
     for key in ["random", "randint", "uuid4", "urandom"] {
-        assert_ne!(other["before"][key], logged[key], "`{key}` repeats across runs");
+        assert_ne!(
+            other["before"][key], logged[key],
+            "`{key}` repeats across runs"
+        );
     }
 }
 
@@ -533,13 +575,23 @@ fn python_agent_cannot_open_a_socket_or_resolve_a_name() {
             "{what} succeeded: {result}"
         );
     }
-    assert!(attempts["tcp"].starts_with("PermissionError"), "{attempts:?}");
-    assert!(attempts["udp"].starts_with("PermissionError"), "{attempts:?}");
-    assert!(attempts["listen"].starts_with("PermissionError"), "{attempts:?}");
+    assert!(
+        attempts["tcp"].starts_with("PermissionError"),
+        "{attempts:?}"
+    );
+    assert!(
+        attempts["udp"].starts_with("PermissionError"),
+        "{attempts:?}"
+    );
+    assert!(
+        attempts["listen"].starts_with("PermissionError"),
+        "{attempts:?}"
+    );
     // Name lookups reach wasi:sockets/ip-name-lookup and are denied there.
     for lookup in ["getaddrinfo", "gethostbyname"] {
         assert!(
-            attempts[lookup].starts_with("gaierror") || attempts[lookup].starts_with("PermissionError"),
+            attempts[lookup].starts_with("gaierror")
+                || attempts[lookup].starts_with("PermissionError"),
             "{lookup}: {}",
             attempts[lookup]
         );
@@ -568,7 +620,10 @@ fn python_structured_output_sends_the_validation_error_back_and_returns_the_type
     assert_eq!(triage["priority"], "urgent");
     assert!(triage["reply"].as_str().unwrap().contains("refunding"));
     let entries = scratch.entries(report["id"].as_str().unwrap());
-    let llm: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Llm).collect();
+    let llm: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Llm)
+        .collect();
     assert_eq!(llm.len(), 3, "tool step, invalid answer, corrected answer");
     assert!(
         llm[0].request.contains("It must match this JSON schema"),
@@ -576,12 +631,20 @@ fn python_structured_output_sends_the_validation_error_back_and_returns_the_type
         llm[0].request
     );
     let retry = &llm[2].request;
-    assert!(retry.contains("does not match the required JSON schema"), "{retry}");
     assert!(
-        retry.contains(r#"`priority`: expected one of \"low\", \"normal\", \"urgent\", got \"high\""#),
+        retry.contains("does not match the required JSON schema"),
         "{retry}"
     );
-    assert!(retry.contains("`reply`: is required but missing"), "{retry}");
+    assert!(
+        retry.contains(
+            r#"`priority`: expected one of \"low\", \"normal\", \"urgent\", got \"high\""#
+        ),
+        "{retry}"
+    );
+    assert!(
+        retry.contains("`reply`: is required but missing"),
+        "{retry}"
+    );
 }
 
 #[test]
@@ -609,7 +672,11 @@ fn relive_new_python_project_builds_and_runs_as_it_is() {
     // A second `new` into the same folder is refused.
     let again = scratch.run(&["new", "my-agent", "--lang", "python"]);
     assert_code(&again, 1);
-    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
 
     // `relive build` in the project (the SDK from this checkout, as
     // `pip install -r requirements.txt` would install it).
@@ -644,7 +711,11 @@ fn relive_new_rust_project_builds_and_runs_as_it_is() {
         .output()
         .unwrap();
     assert_code(&out, 0);
-    assert!(stderr(&out).contains("relive: built ./my-rs.wasm"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("relive: built ./my-rs.wasm"),
+        "{}",
+        stderr(&out)
+    );
     let out = relive_bin()
         .current_dir(&project)
         .args(["run", "my-rs", "--json", "--input", "hi"])
@@ -681,7 +752,10 @@ fn relive_build_says_what_it_needs() {
     let out = scratch
         .relive()
         .arg("build")
-        .env("RELIVE_COMPONENTIZE_PY", scratch.file("no-such-componentize-py"))
+        .env(
+            "RELIVE_COMPONENTIZE_PY",
+            scratch.file("no-such-componentize-py"),
+        )
         .output()
         .unwrap();
     assert_code(&out, 1);

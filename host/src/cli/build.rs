@@ -49,7 +49,10 @@ pub struct BuildArgs {
 pub fn run(args: &BuildArgs) -> anyhow::Result<u8> {
     let dir = &args.dir;
     if !dir.is_dir() {
-        bail!("{} is not a folder; pass the agent project's folder", dir.display());
+        bail!(
+            "{} is not a folder; pass the agent project's folder",
+            dir.display()
+        );
     }
     let lang = match args.lang {
         Some(lang) => lang,
@@ -73,14 +76,11 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<u8> {
 }
 
 fn detect(dir: &Path) -> anyhow::Result<Lang> {
-    let found: Vec<Lang> = [
-        ("pyproject.toml", Lang::Python),
-        ("Cargo.toml", Lang::Rust),
-    ]
-    .into_iter()
-    .filter(|(file, _)| dir.join(file).is_file())
-    .map(|(_, lang)| lang)
-    .collect();
+    let found: Vec<Lang> = [("pyproject.toml", Lang::Python), ("Cargo.toml", Lang::Rust)]
+        .into_iter()
+        .filter(|(file, _)| dir.join(file).is_file())
+        .map(|(_, lang)| lang)
+        .collect();
     match found[..] {
         [lang] => Ok(lang),
         [] => bail!(
@@ -192,7 +192,12 @@ fn componentize_py(dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// The virtual environment `bin/componentize-py` belongs to, if any.
 fn venv_of(componentize: &Path) -> Option<PathBuf> {
-    let venv = componentize.canonicalize().ok()?.parent()?.parent()?.to_path_buf();
+    let venv = componentize
+        .canonicalize()
+        .ok()?
+        .parent()?
+        .parent()?
+        .to_path_buf();
     venv.join("pyvenv.cfg").is_file().then_some(venv)
 }
 
@@ -234,10 +239,17 @@ fn build_rust(dir: &Path, output: Option<&Path>) -> anyhow::Result<PathBuf> {
         )
     })?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("relive: building {} with cargo (wasm32-wasip2, release)", dir.display());
+    eprintln!(
+        "relive: building {} with cargo (wasm32-wasip2, release)",
+        dir.display()
+    );
     let out = Command::new(cargo)
         .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .args(["--message-format", "json-render-diagnostics", "--manifest-path"])
+        .args([
+            "--message-format",
+            "json-render-diagnostics",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -275,8 +287,7 @@ fn wasm_artifact(messages: &str) -> Option<PathBuf> {
                 .into_iter()
                 .filter_map(|f| f.as_str().map(PathBuf::from))
         })
-        .filter(|f| f.extension().is_some_and(|e| e == "wasm"))
-        .last()
+        .rfind(|f| f.extension().is_some_and(|e| e == "wasm"))
 }
 
 #[cfg(test)]

@@ -88,7 +88,10 @@ fn built_from() -> PathBuf {
 /// Runs `relive new`.
 pub fn run(args: &NewArgs) -> anyhow::Result<u8> {
     check_name(&args.name)?;
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
     if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
         bail!(
             "{} already exists and is not empty; choose another NAME, or --dir for an empty folder",
