@@ -50,6 +50,14 @@ impl Lang {
         }
     }
 
+    /// The language's name, as `--lang` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Python => "python",
+            Lang::Rust => "rust",
+        }
+    }
+
     /// Where this language's SDK is inside a relive checkout.
     fn sdk_in(self, checkout: &Path) -> PathBuf {
         match self {
@@ -102,8 +110,8 @@ pub fn run(args: &NewArgs) -> anyhow::Result<u8> {
     let sdk = args.lang.sdk_in(&checkout);
     if !sdk.is_dir() {
         bail!(
-            "the relive SDK for {:?} is not at {}; pass --sdk with the path of a relive checkout",
-            args.lang,
+            "the relive SDK for {} is not at {}; pass --sdk with the path of a relive checkout",
+            args.lang.name(),
             sdk.display()
         );
     }
@@ -122,9 +130,9 @@ pub fn run(args: &NewArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("cannot write {}", target.display()))?;
     }
     eprintln!(
-        "relive: created {} ({:?} agent `{}`); next: see {}",
+        "relive: created {} ({} agent `{}`); next: see {}",
         dir.display(),
-        args.lang,
+        args.lang.name(),
         args.name,
         dir.join("README.md").display()
     );
