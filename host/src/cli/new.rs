@@ -2,8 +2,10 @@
 //! builds (`relive build`) and runs (`relive run NAME`) as it is.
 //!
 //! The templates live in `templates/<lang>/` at the repository root and are
-//! compiled into the binary. A language is one [`Lang`] variant, one
-//! template table in [`Lang::template`], and one builder in `build.rs`.
+//! compiled into the binary. Adding a language (TypeScript: `--lang ts`)
+//! takes one [`Lang`] variant, its template table in [`Lang::template`], its
+//! SDK folder in [`Lang::sdk_in`], and in `build.rs` its project file in
+//! `detect` and its builder.
 
 use super::build::COMPONENTIZE_PY_VERSION;
 use anyhow::{Context, bail};
