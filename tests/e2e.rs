@@ -12,6 +12,7 @@ mod kill;
 mod llm_calls;
 mod old_journals;
 mod openai;
+mod python;
 mod record_replay;
 mod replay_tests;
 mod sandbox;

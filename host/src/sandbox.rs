@@ -3,7 +3,10 @@
 //!
 //! Secure defaults, set here and nowhere else:
 //! - no preopened directories, no environment variables, no arguments;
-//! - no network: TCP, UDP and name lookups are denied;
+//! - no network: `wasi:sockets` is linked (runtimes such as CPython import
+//!   it), but TCP, UDP and name lookups are denied and no address is
+//!   allowed, so every socket operation fails with `access-denied`;
+//!   `wasi:http` is not linked: a component importing it is refused;
 //! - stdin is empty; stdout and stderr are captured and shown on the host's
 //!   stderr, prefixed, and only once (not again while a run replays);
 //! - clocks and `wasi:random/random` are answered by the journal (see
@@ -57,7 +60,7 @@ pub enum ComponentError {
     #[error("{path} does not implement the relive:agent@0.1.0 world: {message}")]
     WrongWorld { path: String, message: String },
     #[error(
-        "{path} imports `{import}`, which relive does not grant to agents (no sockets, DNS or HTTP from inside the sandbox); reach the network through a granted tool instead, and remove the import"
+        "{path} imports `{import}`, which relive does not grant to agents (no HTTP from inside the sandbox: it would not be journaled); reach the network through a granted tool instead (an `http_get` or command tool under [tools] in relive.toml, called with `tools.call`), and build the agent without the import"
     )]
     Forbidden { path: String, import: String },
 }
@@ -124,8 +127,9 @@ pub fn load_component(
 }
 
 /// WASI interfaces no agent gets: the network is reached through granted
-/// tools, which the journal records, never directly.
-const FORBIDDEN_IMPORTS: &[&str] = &["wasi:sockets/", "wasi:http/"];
+/// tools, which the journal records, never directly. (`wasi:sockets` is
+/// linked with every operation denied: see [`link_wasi`].)
+const FORBIDDEN_IMPORTS: &[&str] = &["wasi:http/"];
 
 /// Refuses a component that imports an interface no agent is granted,
 /// naming the import, before it runs.
@@ -155,16 +159,18 @@ impl wasmtime::component::HasData for IoTable {
 
 /// Links the WASI interfaces an agent may import: io (streams and errors),
 /// cli (stdio, environment, exit, terminals), filesystem (with nothing
-/// preopened) and insecure randomness. Not sockets. Clocks, `wasi:io/poll`
-/// and `wasi:random/random` are linked by the runtime, answered by the
-/// journal.
+/// preopened), insecure randomness, and sockets with every operation denied
+/// (the [`wasi_ctx`] allows no TCP, no UDP, no name lookup and no address).
+/// Clocks, `wasi:io/poll` and `wasi:random/random` are linked by the
+/// runtime, answered by the journal.
 pub fn link_wasi<T: wasmtime_wasi::WasiView + 'static>(
     linker: &mut wasmtime::component::Linker<T>,
 ) -> wasmtime::Result<()> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
-    use wasmtime_wasi::p2::bindings::{cli, filesystem, random};
+    use wasmtime_wasi::p2::bindings::{cli, filesystem, random, sockets};
     use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
     use wasmtime_wasi_io::bindings::wasi::io;
     let l = linker;
     io::error::add_to_linker::<T, IoTable>(l, |t| t.ctx().table)?;
@@ -183,6 +189,16 @@ pub fn link_wasi<T: wasmtime_wasi::WasiView + 'static>(
     filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
     random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
     random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    // Linked so that runtimes importing them (CPython) instantiate; denied
+    // by `wasi_ctx`, so nothing can connect, bind, listen or resolve.
+    let network = sockets::network::LinkOptions::default();
+    sockets::network::add_to_linker::<T, WasiSockets>(l, &network, T::sockets)?;
+    sockets::instance_network::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::tcp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::tcp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::udp::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::udp_create_socket::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     Ok(())
 }
 
@@ -227,6 +243,7 @@ pub fn wasi_ctx(run_id: &str, replaying: Arc<AtomicBool>) -> WasiCtx {
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }))
         .insecure_random_seed(seed)
         .insecure_random(insecure_random(seed));
     builder.build()

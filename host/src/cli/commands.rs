@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::New(ref args) => super::new::run(args),
+        Command::Build(ref args) => super::build::run(args),
         Command::Run {
             ref agent,
             ref input,

@@ -15,9 +15,11 @@
 //! | 130 | interrupted by Ctrl-C: the run stays running, `relive resume` continues it |
 
 mod answers;
+mod build;
 mod commands;
 mod format;
 mod maintenance;
+mod new;
 mod versions;
 
 pub use format::timestamp;
@@ -41,6 +43,7 @@ Exit codes: 0 success (run completed), 1 error, 2 usage, 3 run failed, 4 run div
 6 run suspended (waiting for an approval, a time or a signal), 130 interrupted by Ctrl-C (resume it).
 
 Examples:
+  relive new my-agent --lang python && cd my-agent && relive build
   relive run researcher --input \"what is durable execution?\"
   relive run ./agent.wasm --input 10 --json
   relive runs
@@ -68,6 +71,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Create a new agent project (Python or Rust) that builds and runs as
+    /// it is, with a scripted model.
+    New(new::NewArgs),
+    /// Build an agent project into a component (NAME.wasm), with relive's
+    /// WIT and world.
+    Build(build::BuildArgs),
     /// Start a new run of an agent and run it to its end.
     Run {
         /// A component file (.wasm), or the name of an agent in relive.toml
