@@ -153,7 +153,7 @@ fn a_stopped_process_that_lost_its_lease_cannot_write() {
     // A hangs in the tool call of step 5; its writer is idle. Stop it.
     let tool = hung_tool(&scratch);
     send(a.id(), "STOP");
-    let id = relive::journal::all_runs(&scratch.journal(), None).unwrap()[0]
+    let id = relive::journal::all_runs(&*scratch.journal(), None).unwrap()[0]
         .id
         .clone();
     let before = scratch.entries(&id).len();
@@ -242,7 +242,7 @@ fn ctrl_c_stops_the_tool_in_flight_and_leaves_the_run_resumable() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let id = relive::journal::all_runs(&scratch.journal(), None).unwrap()[0]
+    let id = relive::journal::all_runs(&*scratch.journal(), None).unwrap()[0]
         .id
         .clone();
     let out = scratch.run(&["resume", &id]);
@@ -530,7 +530,7 @@ fn prune_deletes_finished_runs_and_serve_retains_by_age() {
     assert_code(&out, 0);
     assert_eq!(json(&out)["runs"], 2, "{}", stdout(&out));
     assert_eq!(
-        relive::journal::all_runs(&scratch.journal(), None)
+        relive::journal::all_runs(&*scratch.journal(), None)
             .unwrap()
             .len(),
         3
@@ -543,7 +543,7 @@ fn prune_deletes_finished_runs_and_serve_retains_by_age() {
     let report = json(&out);
     assert_eq!(report["runs"], 2, "{report}");
     assert!(report["file_bytes_after"].as_u64() <= report["file_bytes_before"].as_u64());
-    let left = relive::journal::all_runs(&scratch.journal(), None).unwrap();
+    let left = relive::journal::all_runs(&*scratch.journal(), None).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, waiting);
     // The service prunes on its own schedule: at start, then hourly.
@@ -551,7 +551,7 @@ fn prune_deletes_finished_runs_and_serve_retains_by_age() {
     std::thread::sleep(Duration::from_millis(20));
     let s = Served::start(&scratch, &["--retain-days", "0"], &[]);
     let begun = Instant::now();
-    while relive::journal::all_runs(&scratch.journal(), None)
+    while relive::journal::all_runs(&*scratch.journal(), None)
         .unwrap()
         .len()
         > 1

@@ -120,7 +120,7 @@ pub(crate) fn kill_run(scratch: &Scratch, at: &KillAt) -> String {
         let _ = std::fs::remove_file(scratch.file("hang.pid"));
     }
     // Runs are listed newest first: the first is the one just killed.
-    let runs = relive::journal::all_runs(&scratch.journal(), None).unwrap();
+    let runs = relive::journal::all_runs(&*scratch.journal(), None).unwrap();
     assert_eq!(
         runs[0].status,
         RunStatus::Running,
@@ -407,7 +407,7 @@ fn kill_during_write_burst_loses_no_committed_entry() {
         .unwrap();
     assert_eq!(check, "ok");
     drop(conn);
-    let id = relive::journal::all_runs(&scratch.journal(), None).unwrap()[0]
+    let id = relive::journal::all_runs(&*scratch.journal(), None).unwrap()[0]
         .id
         .clone();
     let after = scratch.entries(&id);

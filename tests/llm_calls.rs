@@ -114,7 +114,7 @@ fn sigkill_during_llm_call_then_resume_resends_the_same_idempotency_key() {
     }
     child.kill().unwrap(); // SIGKILL, mid-request
     child.wait().unwrap();
-    let id = relive::journal::all_runs(&scratch.journal(), None).unwrap()[0]
+    let id = relive::journal::all_runs(&*scratch.journal(), None).unwrap()[0]
         .id
         .clone();
 

@@ -298,7 +298,7 @@ fn kill_while_tool_hangs(mut cmd: Command, scratch: &Scratch, pidfile: &Path) ->
     std::thread::sleep(Duration::from_millis(50)); // the PID is written
     let pid = std::fs::read_to_string(pidfile).unwrap();
     let _ = Command::new("kill").args(["-9", pid.trim()]).status();
-    let runs = relive::journal::all_runs(&scratch.journal(), None).unwrap();
+    let runs = relive::journal::all_runs(&*scratch.journal(), None).unwrap();
     assert_eq!(
         runs[0].status,
         RunStatus::Running,

@@ -208,7 +208,7 @@ fn http_imports_are_refused_before_the_component_runs() {
     assert!(text.contains("`tools.call`"), "{text}");
     assert!(
         !scratch.db().exists()
-            || relive::journal::all_runs(&scratch.journal(), None)
+            || relive::journal::all_runs(&*scratch.journal(), None)
                 .unwrap()
                 .is_empty(),
         "no run was created"

@@ -3,7 +3,6 @@
 //! SIGTERM.
 
 use crate::support::*;
-use relive::journal::Journal as _;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -383,7 +382,7 @@ fn two_hundred_runs_survive_a_sigkill_of_the_service() {
             if e.kind == relive::journal::EntryKind::Tool
                 && e.state == relive::journal::EntryState::Completed
             {
-                completed_at_kill.insert(relive::replay::idempotency_key(id, e.seq));
+                completed_at_kill.insert(relive::engine::idempotency_key(id, e.seq));
             }
         }
     }
@@ -427,7 +426,7 @@ fn two_hundred_runs_survive_a_sigkill_of_the_service() {
         for e in journal.entries(id).unwrap() {
             if e.kind == relive::journal::EntryKind::Tool {
                 tool_calls += 1;
-                let key = relive::replay::idempotency_key(id, e.seq);
+                let key = relive::engine::idempotency_key(id, e.seq);
                 assert!(counts.contains_key(&key), "{key} never ran");
             }
         }

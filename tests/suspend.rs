@@ -179,7 +179,7 @@ fn host_killed_while_waiting_then_approved_with_no_host_then_resumed() {
         if !scratch.db().exists() {
             continue;
         }
-        let Ok(runs) = relive::journal::all_runs(&scratch.journal(), None) else {
+        let Ok(runs) = relive::journal::all_runs(&*scratch.journal(), None) else {
             continue;
         };
         let Some(run) = runs.first() else { continue };
@@ -395,7 +395,7 @@ fn guest_output_is_shown_once_and_not_again_on_replay() {
         stderr(&out)
     );
     std::thread::sleep(Duration::from_millis(150));
-    let id = relive::journal::all_runs(&scratch.journal(), None).unwrap()[0]
+    let id = relive::journal::all_runs(&*scratch.journal(), None).unwrap()[0]
         .id
         .clone();
     let resumed = scratch.relive().args(["resume", &id]).output().unwrap();

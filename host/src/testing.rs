@@ -20,13 +20,11 @@
 //! recorded; otherwise the error names each failing fixture with its first
 //! divergence.
 
-use crate::config::FsyncPolicy;
 use crate::journal::export::{self, JournalFile};
-use crate::journal::{Journal, RunStatus, SqliteJournal};
+use crate::journal::{OpenOptions, RunStatus};
 use crate::runtime::{Outcome, RunReport, Runtime};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Replays `file` against the component `bytes` (read from `path`).
 pub fn replay(path: &str, bytes: &[u8], file: &JournalFile) -> anyhow::Result<RunReport> {
@@ -36,7 +34,13 @@ pub fn replay(path: &str, bytes: &[u8], file: &JournalFile) -> anyhow::Result<Ru
         std::process::id(),
         crate::journal::new_run_id()
     ));
-    let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(&scratch, FsyncPolicy::Critical)?);
+    let journal = crate::journal::open(
+        &scratch,
+        OpenOptions {
+            create: true,
+            ..OpenOptions::default()
+        },
+    )?;
     let runtime = Runtime::new(journal)?;
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()

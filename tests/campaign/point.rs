@@ -7,7 +7,7 @@ use super::llm_server::{API_KEY_VAR, LlmServer};
 use super::process::{self, Ended, Trigger};
 use super::{Baseline, CALLS_PER_ROUND, MAX_RESUMES, Plan, ROUNDS};
 use crate::support::*;
-use relive::journal::{EntryKind, EntryState, Journal, RunStatus, SqliteJournal};
+use relive::journal::{EntryKind, EntryState, OpenOptions, RunStatus};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -164,9 +164,9 @@ tools = ["lookup", "send"]
     /// has reached the LLM server.
     fn snapshot(&self, killed_at: Instant) -> Result<Snapshot, String> {
         let (run, entries) = if self.scratch.db().exists() {
-            let journal = SqliteJournal::open_existing(&self.scratch.db())
+            let journal = relive::journal::open(&self.scratch.db(), OpenOptions::default())
                 .map_err(|e| format!("the journal does not open after a kill: {e}"))?;
-            let runs = relive::journal::all_runs(&journal, None)
+            let runs = relive::journal::all_runs(&*journal, None)
                 .map_err(|e| format!("the journal's runs cannot be read after a kill: {e}"))?;
             match runs.first() {
                 Some(run) => {

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use relive::journal::{Entry, Journal, RunRecord, SqliteJournal};
+use relive::journal::{Entry, Journal, OpenOptions, RunRecord};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -150,8 +150,8 @@ impl Scratch {
     }
 
     /// Opens this folder's journal for reading.
-    pub fn journal(&self) -> SqliteJournal {
-        SqliteJournal::open_existing(&self.db()).expect("journal opens")
+    pub fn journal(&self) -> std::sync::Arc<dyn Journal> {
+        relive::journal::open(&self.db(), OpenOptions::default()).expect("journal opens")
     }
 
     pub fn entries(&self, run: &str) -> Vec<Entry> {

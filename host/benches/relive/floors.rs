@@ -7,7 +7,7 @@
 use crate::setup::{Bench, us};
 use anyhow::Context as _;
 use relive::config::FsyncPolicy;
-use relive::journal::{Journal, NewRun, SqliteJournal, component_digest, digest_hex, now_ms};
+use relive::journal::{NewRun, component_digest, digest_hex, now_ms};
 use rusqlite::{Connection, params};
 use std::path::Path;
 use std::time::Instant;
@@ -45,7 +45,7 @@ const NOOP_MODULE: &str = r#"
         (br $again)))))
 "#;
 
-/// An engine configured as `relive::sandbox::engine()`, without the
+/// An engine configured as `relive::runtime::sandbox::engine()`, without the
 /// compile cache.
 pub fn engine() -> anyhow::Result<wasmtime::Engine> {
     let mut config = wasmtime::Config::new();
@@ -68,7 +68,7 @@ pub fn bare_component_call(bench: &Bench) -> anyhow::Result<Vec<f64>> {
     bench.rt.block_on(async {
         let mut store = wasmtime::Store::new(&engine, ());
         store.set_fuel(u64::MAX)?;
-        store.fuel_async_yield_interval(Some(relive::limits::FUEL_YIELD_INTERVAL))?;
+        store.fuel_async_yield_interval(Some(relive::config::limits::FUEL_YIELD_INTERVAL))?;
         let instance = linker.instantiate_async(&mut store, &component).await?;
         let run = instance.get_typed_func::<(u32,), ()>(&mut store, "run")?;
         let mut samples = Vec::new();
@@ -91,7 +91,7 @@ pub fn bare_core_call(bench: &Bench) -> anyhow::Result<Vec<f64>> {
     bench.rt.block_on(async {
         let mut store = wasmtime::Store::new(&engine, ());
         store.set_fuel(u64::MAX)?;
-        store.fuel_async_yield_interval(Some(relive::limits::FUEL_YIELD_INTERVAL))?;
+        store.fuel_async_yield_interval(Some(relive::config::limits::FUEL_YIELD_INTERVAL))?;
         let instance = linker.instantiate_async(&mut store, &module).await?;
         let run = instance.get_typed_func::<u32, ()>(&mut store, "run")?;
         let mut samples = Vec::new();
@@ -138,7 +138,7 @@ impl RawJournal {
     pub fn create(path: &Path) -> anyhow::Result<RawJournal> {
         let run_id = "rawfloor01".to_string();
         {
-            let journal = SqliteJournal::open(path, FsyncPolicy::Critical)?;
+            let journal = crate::setup::open_journal(path, FsyncPolicy::Critical)?;
             let digest = component_digest(b"floor");
             journal.put_component(&digest, b"floor").wait_blocking()?;
             journal

@@ -5,7 +5,7 @@
 
 use anyhow::{Context as _, anyhow, bail};
 use relive::config::{Config, FsyncPolicy};
-use relive::journal::{Journal, SqliteJournal};
+use relive::journal::{Journal, OpenOptions, SyncPolicy};
 use relive::runtime::{Outcome, RunReport, Runtime, StartRequest};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -125,7 +125,7 @@ impl Bench {
     pub fn runtime(&mut self, name: &str, fsync: FsyncPolicy) -> anyhow::Result<(Runtime, Config)> {
         let db = self.scratch(&format!("{name}.db"));
         let config = self.config(name, fsync, &db)?;
-        let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(&db, fsync)?);
+        let journal = open_journal(&db, fsync)?;
         Ok((Runtime::new(journal)?, config))
     }
 
@@ -270,4 +270,17 @@ fn build_guest(root: &Path) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(target_dir.join("wasm32-wasip2/release/steps.wasm"))
+}
+
+/// Opens (creating) the journal at `path` with the sync policy that the
+/// configuration's `fsync` names, as the CLI does.
+pub fn open_journal(path: &Path, fsync: FsyncPolicy) -> anyhow::Result<Arc<dyn Journal>> {
+    let sync = match fsync {
+        FsyncPolicy::Critical => SyncPolicy::Critical,
+        FsyncPolicy::EveryEntry => SyncPolicy::EveryEntry,
+    };
+    Ok(relive::journal::open(
+        path,
+        OpenOptions { create: true, sync },
+    )?)
 }

@@ -27,7 +27,7 @@ pub(super) fn answer_wait(
 ) -> anyhow::Result<u8> {
     let config = Config::load(cli.config.as_deref())?;
     let journal = open_journal(cli.db.as_deref(), &config, false)?;
-    let (record, waiting) = crate::waiting::answer(&*journal, run, kind, signal, answer)?;
+    let (record, waiting) = crate::control::answers::answer(&*journal, run, kind, signal, answer)?;
     let id = &record.id;
     eprintln!(
         "relive: {verb} ({waiting}, entry #{}); continue with `relive resume {id}` (a running `relive serve` continues it by itself)",

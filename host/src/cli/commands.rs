@@ -3,10 +3,14 @@
 use super::answers::{answer_wait, resolve, who};
 use super::format;
 use super::versions::{import, replay, upgrade};
-use super::{Cli, Command, EXIT_DIVERGED, EXIT_FAILED, EXIT_UNCERTAIN};
+use super::{
+    ApproveArgs, CancelArgs, Cli, Command, EXIT_DIVERGED, EXIT_FAILED, EXIT_UNCERTAIN, ExportArgs,
+    ImportArgs, PruneArgs, RejectArgs, ReplayArgs, ResolveArgs, ResumeArgs, RunArgs, RunsArgs,
+    ServeArgs, ShowArgs, SignalArgs, UpgradeArgs,
+};
 use crate::config::{Config, DEFAULT_DB_FILE};
 use crate::journal::export::{self, JournalFile};
-use crate::journal::{Journal, RunQuery, RunStatus, SqliteJournal, now_ms};
+use crate::journal::{Journal, OpenOptions, RunQuery, RunStatus, SyncPolicy, now_ms};
 use crate::runtime::{Outcome, RunReport, Runtime, StartRequest};
 use anyhow::{Context, anyhow, bail};
 use std::io::Write;
@@ -17,373 +21,418 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::New(ref args) => super::new::run(args),
         Command::Build(ref args) => super::build::run(args),
-        Command::Run {
-            ref agent,
-            ref input,
-            ref input_file,
-            ref agent_name,
-            json,
-            quiet,
-            verbose,
-            stream,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let input = read_input(input, input_file.as_deref())?;
-            let (path, name) = locate_agent(agent, agent_name.as_deref(), &config)?;
-            let bytes = std::fs::read(&path).map_err(|e| {
-                anyhow!(
-                    "cannot read component {}: {e}; build it with `cargo build --target wasm32-wasip2 --release`",
-                    path.display()
-                )
-            })?;
-            let journal = open_journal(cli.db.as_deref(), &config, true)?;
-            let runtime = Runtime::new(journal.clone())?;
-            let observer = (!quiet).then(|| format::progress_observer(verbose, stream));
-            let shown = path.display().to_string();
-            let request = StartRequest {
-                agent: &name,
-                path: &shown,
-                bytes: &bytes,
-                input,
-            };
-            let started = std::sync::Mutex::new(None::<String>);
-            let report = until_interrupted(runtime.start(request, &config, observer, |id| {
-                *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
-                if !quiet {
-                    eprintln!("relive: run {id} started (agent {name}, {shown})");
-                }
-            }))?;
-            let started = started.into_inner().unwrap_or_else(|p| p.into_inner());
-            match report {
-                Some(report) => finish(&report, json, quiet),
-                None => interrupted(started.as_deref()),
-            }
+        Command::Run(ref args) => run(&cli, args),
+        Command::Resume(ref args) => resume(&cli, args),
+        Command::Runs(ref args) => runs(&cli, args),
+        Command::Show(ref args) => show(&cli, args),
+        Command::Export(ref args) => export_run(&cli, args),
+        Command::Replay(ref args) => replay_file(&cli, args),
+        Command::Import(ref args) => import_file(&cli, args),
+        Command::Upgrade(ref args) => upgrade_runs(&cli, args),
+        Command::Approve(ref args) => approve(&cli, args),
+        Command::Reject(ref args) => reject(&cli, args),
+        Command::Signal(ref args) => signal(&cli, args),
+        Command::Resolve(ref args) => resolve_run(&cli, args),
+        Command::Cancel(ref args) => cancel(&cli, args),
+        Command::Prune(ref args) => prune(&cli, args),
+        Command::Serve(ref args) => serve(&cli, args),
+    }
+}
+
+fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<u8> {
+    let RunArgs {
+        ref agent,
+        ref input,
+        ref input_file,
+        ref agent_name,
+        json,
+        quiet,
+        verbose,
+        stream,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let input = read_input(input, input_file.as_deref())?;
+    let (path, name) = locate_agent(agent, agent_name.as_deref(), &config)?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        anyhow!(
+            "cannot read component {}: {e}; build it with `cargo build --target wasm32-wasip2 --release`",
+            path.display()
+        )
+    })?;
+    let journal = open_journal(cli.db.as_deref(), &config, true)?;
+    let runtime = Runtime::new(journal.clone())?;
+    let observer = (!quiet).then(|| format::progress_observer(verbose, stream));
+    let shown = path.display().to_string();
+    let request = StartRequest {
+        agent: &name,
+        path: &shown,
+        bytes: &bytes,
+        input,
+    };
+    let started = std::sync::Mutex::new(None::<String>);
+    let report = until_interrupted(runtime.start(request, &config, observer, |id| {
+        *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
+        if !quiet {
+            eprintln!("relive: run {id} started (agent {name}, {shown})");
         }
-        Command::Resume {
-            ref run,
-            now,
-            json,
-            quiet,
-            verbose,
-            stream,
-        } => {
-            let startup = Config::load(cli.config.as_deref())?;
-            let journal: Arc<dyn Journal> =
-                Arc::new(open_existing_journal(cli.db.as_deref(), &startup)?);
-            let record = journal.find_run(run)?;
-            if record.status == RunStatus::Completed {
-                eprintln!("relive: run {} already completed", record.id);
-                return finish(&report_of(&record), json, true);
-            }
-            let config = config_for_run(cli.config.as_deref(), record.config_path.as_deref())?;
-            let runtime = Runtime::new(journal.clone())?;
-            let recorded = journal.entries(&record.id)?.len();
-            if !quiet {
-                eprintln!(
-                    "relive: resuming run {} (agent {}): replaying {recorded} recorded entries",
-                    record.id, record.agent
-                );
-            }
-            let observer = (!quiet).then(|| format::progress_observer(verbose, stream));
-            let entries = journal.entries(&record.id)?;
-            if let Some(w) = crate::waiting::Waiting::of_run(&entries)
-                && w.kind == crate::journal::EntryKind::Timer
-                && !now
-                && !quiet
-            {
-                eprintln!(
-                    "relive: the run sleeps: {w}; waiting (Ctrl-C leaves it suspended; --now wakes it)"
-                );
-            }
-            let timers = if now {
-                crate::replay::TimerPolicy::WakeNow
-            } else {
-                crate::replay::TimerPolicy::Wait
-            };
-            match until_interrupted(runtime.resume(&record, &config, observer, timers))? {
-                Some(report) => finish(&report, json, quiet),
-                None => interrupted(Some(&record.id)),
-            }
-        }
-        Command::Runs {
-            ref status,
-            ref agent,
-            limit,
-            ref before,
-            all,
-            json,
-            waiting,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let journal = open_journal(cli.db.as_deref(), &config, false)?;
-            let filter: Option<RunStatus> = match status {
-                Some(s) => Some(s.parse().map_err(|e: String| {
-                    anyhow!(
-                        "{e}; use one of running, suspended, completed, failed, diverged, uncertain, cancelled"
-                    )
-                })?),
-                None => None,
-            };
-            let filter = if waiting {
-                Some(RunStatus::Suspended)
-            } else {
-                filter
-            };
-            let query = RunQuery {
-                status: filter,
-                agent: agent.clone(),
-                limit: if all { usize::MAX } else { limit.max(1) },
-                before: before.clone(),
-            };
-            let runs = journal.runs(&query)?;
-            let more = !all && runs.len() == query.limit;
-            let waits: Vec<Option<crate::waiting::Waiting>> = runs
-                .iter()
-                .map(|r| {
-                    if r.status == RunStatus::Suspended {
-                        journal
-                            .summary(&r.id)
-                            .ok()
-                            .and_then(|s| s.last.as_ref().and_then(crate::waiting::Waiting::of))
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            let mut out = std::io::stdout().lock();
-            if json {
-                let docs: Vec<_> = runs
-                    .iter()
-                    .zip(&waits)
-                    .map(|(r, w)| {
-                        let mut doc = serde_json::to_value(r).expect("runs serialise");
-                        doc["waiting"] = serde_json::to_value(w).expect("waits serialise");
-                        doc
-                    })
-                    .collect();
-                serde_json::to_writer_pretty(&mut out, &docs)?;
-                writeln!(out)?;
-            } else {
-                format::runs_table(&runs, &waits, &mut out)?;
-                if more && let Some(last) = runs.last() {
-                    eprintln!(
-                        "relive: showing the newest {}; older ones with `relive runs --before {}`, or all with --all",
-                        runs.len(),
-                        last.id
-                    );
-                }
-            }
-            Ok(0)
-        }
-        Command::Show {
-            ref run,
-            full,
-            json,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let journal = open_journal(cli.db.as_deref(), &config, false)?;
-            let record = journal.find_run(run)?;
-            let entries = journal.entries(&record.id)?;
-            let mut out = std::io::stdout().lock();
-            if json {
-                let doc = serde_json::json!({ "run": record, "entries": entries });
-                serde_json::to_writer_pretty(&mut out, &doc)?;
-                writeln!(out)?;
-            } else {
-                let cost = crate::llm::pricing::run_cost(&config, &record.agent, &entries);
-                format::timeline(&record, &entries, full, cost, &mut out)?;
-            }
-            Ok(0)
-        }
-        Command::Export {
-            ref run,
-            ref output,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let journal = open_journal(cli.db.as_deref(), &config, false)?;
-            let record = journal.find_run(run)?;
-            let file = JournalFile {
-                entries: journal.entries(&record.id)?,
-                run: record,
-            };
-            match output {
-                Some(path) => {
-                    let mut f = std::io::BufWriter::new(
-                        std::fs::File::create(path)
-                            .with_context(|| format!("cannot create {}", path.display()))?,
-                    );
-                    export::write(&file, &mut f)?;
-                    eprintln!(
-                        "relive: wrote {} entries of run {} to {}",
-                        file.entries.len(),
-                        file.run.id,
-                        path.display()
-                    );
-                }
-                None => export::write(&file, &mut std::io::stdout().lock())?,
-            }
-            Ok(0)
-        }
-        Command::Replay {
-            ref component,
-            ref journal,
-            json,
-        } => replay(component, journal, json),
-        Command::Import {
-            ref file,
-            ref component,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let journal = open_journal(cli.db.as_deref(), &config, true)?;
-            import(&*journal, file, component.as_deref())
-        }
-        Command::Upgrade {
-            ref run,
-            ref agent,
-            ref to,
-            json,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let journal = open_journal(cli.db.as_deref(), &config, false)?;
-            upgrade(journal, run.as_deref(), agent.as_deref(), to, json)
-        }
-        Command::Approve {
-            ref run,
-            ref note,
-            ref details,
-            ref by,
-        } => {
-            let answer = serde_json::json!({
-                "decision": "approved",
-                "details": details,
-                "note": note,
-                "by": who(by.as_deref()),
-                "at_ms": now_ms(),
-            });
-            answer_wait(
-                &cli,
-                run,
-                crate::journal::EntryKind::Approval,
-                None,
-                answer,
-                "approved",
+    }))?;
+    let started = started.into_inner().unwrap_or_else(|p| p.into_inner());
+    match report {
+        Some(report) => finish(&report, json, quiet),
+        None => interrupted(started.as_deref()),
+    }
+}
+
+fn resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<u8> {
+    let ResumeArgs {
+        ref run,
+        now,
+        json,
+        quiet,
+        verbose,
+        stream,
+    } = *args;
+    let startup = Config::load(cli.config.as_deref())?;
+    // Opened with the configured fsync policy, as `run` opens it.
+    let journal = open_journal(cli.db.as_deref(), &startup, false)?;
+    let record = journal.find_run(run)?;
+    if record.status == RunStatus::Completed {
+        eprintln!("relive: run {} already completed", record.id);
+        return finish(&report_of(&record), json, true);
+    }
+    let config = config_for_run(cli.config.as_deref(), record.config_path.as_deref())?;
+    let runtime = Runtime::new(journal.clone())?;
+    let recorded = journal.entries(&record.id)?.len();
+    if !quiet {
+        eprintln!(
+            "relive: resuming run {} (agent {}): replaying {recorded} recorded entries",
+            record.id, record.agent
+        );
+    }
+    let observer = (!quiet).then(|| format::progress_observer(verbose, stream));
+    let entries = journal.entries(&record.id)?;
+    if let Some(w) = crate::journal::Waiting::of_run(&entries)
+        && w.kind == crate::journal::EntryKind::Timer
+        && !now
+        && !quiet
+    {
+        eprintln!(
+            "relive: the run sleeps: {w}; waiting (Ctrl-C leaves it suspended; --now wakes it)"
+        );
+    }
+    let timers = if now {
+        crate::engine::TimerPolicy::WakeNow
+    } else {
+        crate::engine::TimerPolicy::Wait
+    };
+    match until_interrupted(runtime.resume(&record, &config, observer, timers))? {
+        Some(report) => finish(&report, json, quiet),
+        None => interrupted(Some(&record.id)),
+    }
+}
+
+fn runs(cli: &Cli, args: &RunsArgs) -> anyhow::Result<u8> {
+    let RunsArgs {
+        ref status,
+        ref agent,
+        limit,
+        ref before,
+        all,
+        json,
+        waiting,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, false)?;
+    let filter: Option<RunStatus> = match status {
+        Some(s) => Some(s.parse().map_err(|e: String| {
+            anyhow!(
+                "{e}; use one of running, suspended, completed, failed, diverged, uncertain, cancelled"
             )
-        }
-        Command::Reject {
-            ref run,
-            ref reason,
-            ref by,
-        } => {
-            let answer = serde_json::json!({
-                "decision": "rejected",
-                "reason": reason,
-                "by": who(by.as_deref()),
-                "at_ms": now_ms(),
-            });
-            answer_wait(
-                &cli,
-                run,
-                crate::journal::EntryKind::Approval,
-                None,
-                answer,
-                "rejected",
-            )
-        }
-        Command::Signal {
-            ref run,
-            ref name,
-            ref data,
-            ref by,
-        } => {
-            if let Some(data) = data {
-                serde_json::from_str::<serde_json::Value>(data)
-                    .map_err(|e| anyhow!("--data is not valid JSON: {e}"))?;
+        })?),
+        None => None,
+    };
+    let filter = if waiting {
+        Some(RunStatus::Suspended)
+    } else {
+        filter
+    };
+    let query = RunQuery {
+        status: filter,
+        agent: agent.clone(),
+        limit: if all { usize::MAX } else { limit.max(1) },
+        before: before.clone(),
+    };
+    let runs = journal.runs(&query)?;
+    let more = !all && runs.len() == query.limit;
+    let waits: Vec<Option<crate::journal::Waiting>> = runs
+        .iter()
+        .map(|r| {
+            if r.status == RunStatus::Suspended {
+                journal
+                    .summary(&r.id)
+                    .ok()
+                    .and_then(|s| s.last.as_ref().and_then(crate::journal::Waiting::of))
+            } else {
+                None
             }
-            let answer = serde_json::json!({
-                "payload": data,
-                "by": who(by.as_deref()),
-                "at_ms": now_ms(),
-            });
-            answer_wait(
-                &cli,
-                run,
-                crate::journal::EntryKind::Signal,
-                Some(name),
-                answer,
-                "delivered",
-            )
-        }
-        Command::Resolve {
-            ref run,
-            retry,
-            ref result,
-            fail,
-            ref reason,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let journal = open_journal(cli.db.as_deref(), &config, false)?;
-            resolve(
-                &*journal,
-                run,
-                retry,
-                result.as_deref(),
-                fail,
-                reason.as_deref(),
-            )
-        }
-        Command::Cancel {
-            ref run,
-            ref reason,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let journal = open_journal(cli.db.as_deref(), &config, false)?;
-            super::maintenance::cancel(&*journal, run, reason.as_deref())
-        }
-        Command::Prune {
-            older_than,
-            ref status,
-            force,
-            dry_run,
-            vacuum,
-            json,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let path = db_path(cli.db.as_deref(), &config);
-            let journal = SqliteJournal::open_existing(&path)?;
-            let request = super::maintenance::prune_request(older_than, status, force, dry_run)?;
-            super::maintenance::prune(&journal, &request, vacuum, json)
-        }
-        Command::Serve {
-            listen,
-            max_runs,
-            grace_secs,
-            ref token_file,
-            retain_days,
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            let token = match token_file {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .map_err(|e| anyhow!("cannot read --token-file {}: {e}", path.display()))?
-                        .trim()
-                        .to_string(),
-                ),
-                None => std::env::var("RELIVE_TOKEN").ok(),
-            }
-            .filter(|t| !t.is_empty());
-            let journal = open_journal(cli.db.as_deref(), &config, true)?;
-            let options = crate::server::ServeOptions {
-                listen,
-                token,
-                max_runs,
-                grace: std::time::Duration::from_secs(grace_secs),
-                retain: retain_days
-                    .map(|d| std::time::Duration::from_secs(d.saturating_mul(86_400))),
-            };
-            block_on(crate::server::serve(journal, config, options))?;
-            Ok(0)
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let docs: Vec<_> = runs
+            .iter()
+            .zip(&waits)
+            .map(|(r, w)| {
+                let mut doc = serde_json::to_value(r).expect("runs serialise");
+                doc["waiting"] = serde_json::to_value(w).expect("waits serialise");
+                doc
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &docs)?;
+        writeln!(out)?;
+    } else {
+        format::runs_table(&runs, &waits, &mut out)?;
+        if more && let Some(last) = runs.last() {
+            eprintln!(
+                "relive: showing the newest {}; older ones with `relive runs --before {}`, or all with --all",
+                runs.len(),
+                last.id
+            );
         }
     }
+    Ok(0)
+}
+
+fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<u8> {
+    let ShowArgs {
+        ref run,
+        full,
+        json,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, false)?;
+    let record = journal.find_run(run)?;
+    let entries = journal.entries(&record.id)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let doc = serde_json::json!({ "run": record, "entries": entries });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        let cost = crate::llm::pricing::run_cost(&config, &record.agent, &entries);
+        format::timeline(&record, &entries, full, cost, &mut out)?;
+    }
+    Ok(0)
+}
+
+fn export_run(cli: &Cli, args: &ExportArgs) -> anyhow::Result<u8> {
+    let ExportArgs {
+        ref run,
+        ref output,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, false)?;
+    let record = journal.find_run(run)?;
+    let file = JournalFile {
+        entries: journal.entries(&record.id)?,
+        run: record,
+    };
+    match output {
+        Some(path) => {
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            );
+            export::write(&file, &mut f)?;
+            eprintln!(
+                "relive: wrote {} entries of run {} to {}",
+                file.entries.len(),
+                file.run.id,
+                path.display()
+            );
+        }
+        None => export::write(&file, &mut std::io::stdout().lock())?,
+    }
+    Ok(0)
+}
+
+fn replay_file(_cli: &Cli, args: &ReplayArgs) -> anyhow::Result<u8> {
+    let ReplayArgs {
+        ref component,
+        ref journal,
+        json,
+    } = *args;
+    replay(component, journal, json)
+}
+
+fn import_file(cli: &Cli, args: &ImportArgs) -> anyhow::Result<u8> {
+    let ImportArgs {
+        ref file,
+        ref component,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, true)?;
+    import(&*journal, file, component.as_deref())
+}
+
+fn upgrade_runs(cli: &Cli, args: &UpgradeArgs) -> anyhow::Result<u8> {
+    let UpgradeArgs {
+        ref run,
+        ref agent,
+        ref to,
+        json,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, false)?;
+    upgrade(journal, run.as_deref(), agent.as_deref(), to, json)
+}
+
+fn approve(cli: &Cli, args: &ApproveArgs) -> anyhow::Result<u8> {
+    let ApproveArgs {
+        ref run,
+        ref note,
+        ref details,
+        ref by,
+    } = *args;
+    let answer = serde_json::json!({
+        "decision": "approved",
+        "details": details,
+        "note": note,
+        "by": who(by.as_deref()),
+        "at_ms": now_ms(),
+    });
+    answer_wait(
+        cli,
+        run,
+        crate::journal::EntryKind::Approval,
+        None,
+        answer,
+        "approved",
+    )
+}
+
+fn reject(cli: &Cli, args: &RejectArgs) -> anyhow::Result<u8> {
+    let RejectArgs {
+        ref run,
+        ref reason,
+        ref by,
+    } = *args;
+    let answer = serde_json::json!({
+        "decision": "rejected",
+        "reason": reason,
+        "by": who(by.as_deref()),
+        "at_ms": now_ms(),
+    });
+    answer_wait(
+        cli,
+        run,
+        crate::journal::EntryKind::Approval,
+        None,
+        answer,
+        "rejected",
+    )
+}
+
+fn signal(cli: &Cli, args: &SignalArgs) -> anyhow::Result<u8> {
+    let SignalArgs {
+        ref run,
+        ref name,
+        ref data,
+        ref by,
+    } = *args;
+    if let Some(data) = data {
+        serde_json::from_str::<serde_json::Value>(data)
+            .map_err(|e| anyhow!("--data is not valid JSON: {e}"))?;
+    }
+    let answer = serde_json::json!({
+        "payload": data,
+        "by": who(by.as_deref()),
+        "at_ms": now_ms(),
+    });
+    answer_wait(
+        cli,
+        run,
+        crate::journal::EntryKind::Signal,
+        Some(name),
+        answer,
+        "delivered",
+    )
+}
+
+fn resolve_run(cli: &Cli, args: &ResolveArgs) -> anyhow::Result<u8> {
+    let ResolveArgs {
+        ref run,
+        retry,
+        ref result,
+        fail,
+        ref reason,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, false)?;
+    resolve(
+        &*journal,
+        run,
+        retry,
+        result.as_deref(),
+        fail,
+        reason.as_deref(),
+    )
+}
+
+fn cancel(cli: &Cli, args: &CancelArgs) -> anyhow::Result<u8> {
+    let CancelArgs {
+        ref run,
+        ref reason,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, false)?;
+    super::maintenance::cancel(&*journal, run, reason.as_deref())
+}
+
+fn prune(cli: &Cli, args: &PruneArgs) -> anyhow::Result<u8> {
+    let PruneArgs {
+        older_than,
+        ref status,
+        force,
+        dry_run,
+        vacuum,
+        json,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let journal = open_journal(cli.db.as_deref(), &config, false)?;
+    let request = super::maintenance::prune_request(older_than, status, force, dry_run)?;
+    super::maintenance::prune(&*journal, &request, vacuum, json)
+}
+
+fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<u8> {
+    let ServeArgs {
+        listen,
+        max_runs,
+        grace_secs,
+        ref token_file,
+        retain_days,
+    } = *args;
+    let config = Config::load(cli.config.as_deref())?;
+    let token = match token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow!("cannot read --token-file {}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("RELIVE_TOKEN").ok(),
+    }
+    .filter(|t| !t.is_empty());
+    let journal = open_journal(cli.db.as_deref(), &config, true)?;
+    let options = crate::server::ServeOptions {
+        listen,
+        token,
+        max_runs,
+        grace: std::time::Duration::from_secs(grace_secs),
+        retain: retain_days.map(|d| std::time::Duration::from_secs(d.saturating_mul(86_400))),
+    };
+    block_on(crate::server::serve(journal, config, options))?;
+    Ok(0)
 }
 
 pub(super) fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -482,23 +531,19 @@ pub(super) fn open_journal(
     config: &Config,
     create: bool,
 ) -> anyhow::Result<Arc<dyn Journal>> {
-    let path = db_path(flag, config);
-    let journal = if create {
-        SqliteJournal::open(&path, config.journal.fsync)?
-    } else {
-        SqliteJournal::open_existing(&path)?
+    let options = OpenOptions {
+        create,
+        sync: sync_policy(config),
     };
-    Ok(Arc::new(journal))
+    Ok(crate::journal::open(&db_path(flag, config), options)?)
 }
 
-/// An existing journal, opened with the configured fsync policy (as `run`
-/// opens it: a resumed run keeps the durability the operator asked for).
-fn open_existing_journal(flag: Option<&Path>, config: &Config) -> anyhow::Result<SqliteJournal> {
-    let path = db_path(flag, config);
-    Ok(SqliteJournal::open_existing_with(
-        &path,
-        config.journal.fsync,
-    )?)
+/// The journal's sync policy as relive.toml's `[journal] fsync` sets it.
+fn sync_policy(config: &Config) -> SyncPolicy {
+    match config.journal.fsync {
+        crate::config::FsyncPolicy::Critical => SyncPolicy::Critical,
+        crate::config::FsyncPolicy::EveryEntry => SyncPolicy::EveryEntry,
+    }
 }
 
 /// The configuration to resume a run with: `--config` if given, else the
@@ -594,15 +639,16 @@ mod tests {
     use super::*;
 
     /// Issue 12.12: `relive resume` honours `[journal] fsync` (it opened the
-    /// journal with the default policy).
+    /// journal with the default policy). Every command opens the journal
+    /// through `open_journal`.
     #[test]
-    fn resume_opens_the_journal_with_the_configured_fsync() {
+    fn commands_open_the_journal_with_the_configured_fsync() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("j.db");
-        drop(SqliteJournal::open(&db, crate::config::FsyncPolicy::Critical).unwrap());
         let mut config = Config::default();
+        drop(open_journal(Some(&db), &config, true).unwrap());
         config.journal.fsync = crate::config::FsyncPolicy::EveryEntry;
-        let journal = open_existing_journal(Some(&db), &config).unwrap();
-        assert_eq!(journal.fsync(), crate::config::FsyncPolicy::EveryEntry);
+        let journal = open_journal(Some(&db), &config, false).unwrap();
+        assert_eq!(journal.info().sync, SyncPolicy::EveryEntry);
     }
 }

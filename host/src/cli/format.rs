@@ -1,7 +1,7 @@
 //! Output for people: progress lines, the runs table and a run's timeline.
 
+use crate::engine::{Event, Observer, Phase, shorten};
 use crate::journal::{Entry, EntryKind, EntryState, RunRecord};
-use crate::replay::{Event, Observer, Phase, shorten};
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,33 +127,11 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-/// UTC `YYYY-MM-DD HH:MM:SS` from Unix milliseconds.
-pub fn timestamp(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+pub use crate::journal::utc as timestamp;
 
 pub fn runs_table(
     runs: &[RunRecord],
-    waits: &[Option<crate::waiting::Waiting>],
+    waits: &[Option<crate::journal::Waiting>],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if runs.is_empty() {
@@ -205,7 +183,7 @@ pub fn timeline(
         timestamp(run.updated_at_ms)
     )?;
     writeln!(out, "input: {}", cut(&run.input, 200))?;
-    if let Some(w) = crate::waiting::Waiting::of_run(entries) {
+    if let Some(w) = crate::journal::Waiting::of_run(entries) {
         writeln!(out, "waiting for: {w}")?;
         if let Some(details) = &w.details {
             writeln!(out, "details: {}", cut(details, 400))?;

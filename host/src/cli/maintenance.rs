@@ -1,7 +1,7 @@
 //! Keeping a journal in shape: cancelling runs for good and pruning old
 //! ones (retention).
 
-use crate::journal::{Journal, PruneReport, PruneRequest, RunStatus, SqliteJournal, now_ms};
+use crate::journal::{Journal, PruneReport, PruneRequest, RunStatus, now_ms};
 use anyhow::anyhow;
 use std::io::Write;
 
@@ -11,7 +11,7 @@ pub(super) fn cancel(journal: &dyn Journal, run: &str, reason: Option<&str>) -> 
     let record = journal.find_run(run)?;
     // A lease left by a dead process on this machine does not protect it.
     let owner = match journal.lease(&record.id)? {
-        Some(lease) if crate::lease::is_dead(journal, &lease.owner) => Some(lease.owner),
+        Some(lease) if crate::control::leases::is_dead(journal, &lease.owner) => Some(lease.owner),
         _ => None,
     };
     let error = format!(
@@ -62,7 +62,7 @@ pub(super) fn prune_request(
 }
 
 pub(super) fn prune(
-    journal: &SqliteJournal,
+    journal: &dyn Journal,
     request: &PruneRequest,
     vacuum: bool,
     json: bool,
@@ -70,7 +70,7 @@ pub(super) fn prune(
     let before = file_size(journal);
     let report = journal.prune(request)?;
     if vacuum && !request.dry_run {
-        journal.vacuum()?;
+        journal.compact()?;
     }
     let after = file_size(journal);
     if json {
@@ -104,13 +104,7 @@ pub fn describe(report: &PruneReport, dry_run: bool) -> String {
     )
 }
 
-/// The journal's files (database and WAL) in bytes.
-fn file_size(journal: &SqliteJournal) -> u64 {
-    let path = journal.path();
-    let wal = format!("{}-wal", path.display());
-    [path.to_path_buf(), wal.into()]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum()
+/// The journal's size on disk in bytes (0 if the backend does not know).
+fn file_size(journal: &dyn Journal) -> u64 {
+    journal.info().bytes.unwrap_or(0)
 }

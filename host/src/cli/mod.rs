@@ -78,185 +78,40 @@ enum Command {
     /// WIT and world.
     Build(build::BuildArgs),
     /// Start a new run of an agent and run it to its end.
-    Run {
-        /// A component file (.wasm), or the name of an agent in relive.toml
-        /// whose `component` key names one.
-        agent: String,
-        /// The agent's input.
-        #[arg(long, short, default_value = "", conflicts_with = "input_file")]
-        input: String,
-        /// Read the agent's input from a file ('-' for stdin).
-        #[arg(long, value_name = "PATH")]
-        input_file: Option<PathBuf>,
-        /// The agent's name, for its grants in relive.toml [default: the
-        /// file name without .wasm].
-        #[arg(long = "as", value_name = "NAME")]
-        agent_name: Option<String>,
-        /// Print one JSON object (id, status, output, error) on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Print no progress lines.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Also show clock and random reads in the progress lines.
-        #[arg(long, short)]
-        verbose: bool,
-        /// Print the LLM's answers as they stream in (on stderr).
-        #[arg(long)]
-        stream: bool,
-    },
+    Run(RunArgs),
     /// Resume a run interrupted by a crash, or a suspended run whose wait
     /// was answered: replay its journal, then go on. A run sleeping on a
     /// timer is resumed when the timer is due (this waits), or at once with
     /// --now.
-    Resume {
-        /// Run id, or a unique prefix of it (4 characters or more).
-        run: String,
-        /// Wake a sleeping run now instead of waiting (recorded as early).
-        #[arg(long)]
-        now: bool,
-        #[arg(long)]
-        json: bool,
-        #[arg(long, short)]
-        quiet: bool,
-        #[arg(long, short)]
-        verbose: bool,
-        /// Print the LLM's answers as they stream in (on stderr).
-        #[arg(long)]
-        stream: bool,
-    },
+    Resume(ResumeArgs),
     /// List the runs in the journal, newest first.
-    Runs {
-        /// Only suspended runs, with what each waits for.
-        #[arg(long)]
-        waiting: bool,
-        /// Only runs in this status (running, suspended, completed, failed,
-        /// diverged, uncertain, cancelled).
-        #[arg(long)]
-        status: Option<String>,
-        /// Only runs of this agent.
-        #[arg(long)]
-        agent: Option<String>,
-        /// Most runs to list (the newest); `--before` pages on.
-        #[arg(long, default_value_t = 50, value_name = "N")]
-        limit: usize,
-        /// Only runs older than this one (the cursor printed under a full page).
-        #[arg(long, value_name = "RUN")]
-        before: Option<String>,
-        /// List every run, however many.
-        #[arg(long, conflicts_with_all = ["limit", "before"])]
-        all: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Runs(RunsArgs),
     /// Show a run's timeline: every host call with its request and answer.
-    Show {
-        run: String,
-        /// Show requests and responses in full.
-        #[arg(long)]
-        full: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Show(ShowArgs),
     /// Write a run's journal as JSON lines (a portable file for `replay`).
-    Export {
-        run: String,
-        /// Write to this file instead of stdout.
-        #[arg(long, short, value_name = "PATH")]
-        output: Option<PathBuf>,
-    },
+    Export(ExportArgs),
     /// Load a journal file written by `relive export` into this journal.
-    Import {
-        /// The journal file.
-        file: PathBuf,
-        /// The run's component, if this journal does not hold it yet (its
-        /// digest must match the file's header).
-        #[arg(long, value_name = "PATH")]
-        component: Option<PathBuf>,
-    },
+    Import(ImportArgs),
     /// Move runs to a new build of their agent: each run's journal is
     /// replayed against the new component, and the run is switched only if
     /// every recorded call matches; otherwise it stays as it is.
-    Upgrade {
-        /// The run to upgrade (or use --agent for all of an agent's runs).
-        #[arg(required_unless_present = "agent")]
-        run: Option<String>,
-        /// Upgrade every unfinished run of this agent.
-        #[arg(long, conflicts_with = "run")]
-        agent: Option<String>,
-        /// The new component.
-        #[arg(long, value_name = "PATH")]
-        to: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Upgrade(UpgradeArgs),
     /// Replay a journal file against a component without calling anything
     /// live; passes only if every call matches and the output is the same.
-    Replay {
-        /// The component to test.
-        component: PathBuf,
-        /// A journal written by `relive export`.
-        journal: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Replay(ReplayArgs),
     /// Approve the action a suspended run waits on.
-    Approve {
-        run: String,
-        /// A note kept with the decision.
-        #[arg(long)]
-        note: Option<String>,
-        /// Replace the action's details with this text (an edited payload).
-        #[arg(long, value_name = "TEXT")]
-        details: Option<String>,
-        /// Who decides [default: $USER].
-        #[arg(long)]
-        by: Option<String>,
-    },
+    Approve(ApproveArgs),
     /// Reject the action a suspended run waits on; the agent gets the reason.
-    Reject {
-        run: String,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        by: Option<String>,
-    },
+    Reject(RejectArgs),
     /// Deliver an outside event to a run waiting for the signal NAME.
-    Signal {
-        run: String,
-        name: String,
-        /// The payload given to the agent (JSON).
-        #[arg(long, value_name = "JSON")]
-        data: Option<String>,
-        #[arg(long)]
-        by: Option<String>,
-    },
+    Signal(SignalArgs),
     /// Decide about a non-idempotent call interrupted by a crash (a run in
     /// status `uncertain`), then continue with `relive resume`.
-    Resolve {
-        run: String,
-        /// Run the call again.
-        #[arg(long, group = "decision")]
-        retry: bool,
-        /// Use this JSON as the call's result without running it.
-        #[arg(long, group = "decision", value_name = "JSON")]
-        result: Option<String>,
-        /// Fail the run.
-        #[arg(long, group = "decision")]
-        fail: bool,
-        /// Why (recorded with --fail).
-        #[arg(long)]
-        reason: Option<String>,
-    },
+    Resolve(ResolveArgs),
     /// Stop an unfinished run for good: it is marked cancelled and never
     /// resumed. Refused for a run another live relive process executes
     /// (cancel it through that process's API).
-    Cancel {
-        run: String,
-        /// Why (kept as the run's error).
-        #[arg(long)]
-        reason: Option<String>,
-    },
+    Cancel(CancelArgs),
     /// Delete old runs and what only they used (blobs, components), to keep
     /// the journal's disk use in check.
     ///
@@ -269,27 +124,7 @@ enum Command {
   relive prune --older-than 30d
   relive prune --older-than 7d --status failed,diverged --dry-run
   relive prune --older-than 90d --vacuum")]
-    Prune {
-        /// Runs last updated longer ago than this (e.g. 30d, 12h, 45m).
-        #[arg(long, value_name = "AGE", value_parser = parse_age)]
-        older_than: std::time::Duration,
-        /// Only runs in these statuses (comma-separated) [default: every
-        /// finished status].
-        #[arg(long, value_delimiter = ',')]
-        status: Vec<String>,
-        /// Also delete running, suspended and uncertain runs (their agents
-        /// can never continue them).
-        #[arg(long)]
-        force: bool,
-        /// Print what would be deleted, delete nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Then rebuild the file to return freed space (VACUUM).
-        #[arg(long)]
-        vacuum: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Prune(PruneArgs),
     /// Run relive as a service: many runs at once, an HTTP API with live
     /// events, and a web UI.
     ///
@@ -309,25 +144,250 @@ enum Command {
        -d '{\"agent\": \"researcher\", \"input\": \"what is durable execution?\"}'
   curl -s localhost:7070/v1/runs/RUN
   curl -sN localhost:7070/v1/runs/RUN/events")]
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR:PORT")]
-        listen: std::net::SocketAddr,
-        /// Most runs executing at once; more wait their turn.
-        #[arg(long, default_value_t = 64, value_name = "N")]
-        max_runs: usize,
-        /// On SIGTERM, how long to wait for runs to reach their next host
-        /// call before stopping them where they are.
-        #[arg(long, default_value_t = 30, value_name = "SECS")]
-        grace_secs: u64,
-        /// Read the API token from this file (instead of RELIVE_TOKEN).
-        #[arg(long, value_name = "PATH")]
-        token_file: Option<PathBuf>,
-        /// Prune finished runs older than this many days, every hour (as
-        /// `relive prune --older-than Nd`); off by default.
-        #[arg(long, value_name = "DAYS")]
-        retain_days: Option<u64>,
-    },
+    Serve(ServeArgs),
+}
+
+/// The arguments of `relive run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// A component file (.wasm), or the name of an agent in relive.toml
+    /// whose `component` key names one.
+    pub agent: String,
+    /// The agent's input.
+    #[arg(long, short, default_value = "", conflicts_with = "input_file")]
+    pub input: String,
+    /// Read the agent's input from a file ('-' for stdin).
+    #[arg(long, value_name = "PATH")]
+    pub input_file: Option<PathBuf>,
+    /// The agent's name, for its grants in relive.toml [default: the
+    /// file name without .wasm].
+    #[arg(long = "as", value_name = "NAME")]
+    pub agent_name: Option<String>,
+    /// Print one JSON object (id, status, output, error) on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Print no progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Also show clock and random reads in the progress lines.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Print the LLM's answers as they stream in (on stderr).
+    #[arg(long)]
+    pub stream: bool,
+}
+
+/// The arguments of `relive resume`.
+#[derive(clap::Args, Debug)]
+pub struct ResumeArgs {
+    /// Run id, or a unique prefix of it (4 characters or more).
+    pub run: String,
+    /// Wake a sleeping run now instead of waiting (recorded as early).
+    #[arg(long)]
+    pub now: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Print the LLM's answers as they stream in (on stderr).
+    #[arg(long)]
+    pub stream: bool,
+}
+
+/// The arguments of `relive runs`.
+#[derive(clap::Args, Debug)]
+pub struct RunsArgs {
+    /// Only suspended runs, with what each waits for.
+    #[arg(long)]
+    pub waiting: bool,
+    /// Only runs in this status (running, suspended, completed, failed,
+    /// diverged, uncertain, cancelled).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only runs of this agent.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Most runs to list (the newest); `--before` pages on.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+    /// Only runs older than this one (the cursor printed under a full page).
+    #[arg(long, value_name = "RUN")]
+    pub before: Option<String>,
+    /// List every run, however many.
+    #[arg(long, conflicts_with_all = ["limit", "before"])]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `relive show`.
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    pub run: String,
+    /// Show requests and responses in full.
+    #[arg(long)]
+    pub full: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `relive export`.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    pub run: String,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// The arguments of `relive import`.
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The journal file.
+    pub file: PathBuf,
+    /// The run's component, if this journal does not hold it yet (its
+    /// digest must match the file's header).
+    #[arg(long, value_name = "PATH")]
+    pub component: Option<PathBuf>,
+}
+
+/// The arguments of `relive upgrade`.
+#[derive(clap::Args, Debug)]
+pub struct UpgradeArgs {
+    /// The run to upgrade (or use --agent for all of an agent's runs).
+    #[arg(required_unless_present = "agent")]
+    pub run: Option<String>,
+    /// Upgrade every unfinished run of this agent.
+    #[arg(long, conflicts_with = "run")]
+    pub agent: Option<String>,
+    /// The new component.
+    #[arg(long, value_name = "PATH")]
+    pub to: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `relive replay`.
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The component to test.
+    pub component: PathBuf,
+    /// A journal written by `relive export`.
+    pub journal: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `relive approve`.
+#[derive(clap::Args, Debug)]
+pub struct ApproveArgs {
+    pub run: String,
+    /// A note kept with the decision.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Replace the action's details with this text (an edited payload).
+    #[arg(long, value_name = "TEXT")]
+    pub details: Option<String>,
+    /// Who decides [default: $USER].
+    #[arg(long)]
+    pub by: Option<String>,
+}
+
+/// The arguments of `relive reject`.
+#[derive(clap::Args, Debug)]
+pub struct RejectArgs {
+    pub run: String,
+    #[arg(long)]
+    pub reason: String,
+    #[arg(long)]
+    pub by: Option<String>,
+}
+
+/// The arguments of `relive signal`.
+#[derive(clap::Args, Debug)]
+pub struct SignalArgs {
+    pub run: String,
+    pub name: String,
+    /// The payload given to the agent (JSON).
+    #[arg(long, value_name = "JSON")]
+    pub data: Option<String>,
+    #[arg(long)]
+    pub by: Option<String>,
+}
+
+/// The arguments of `relive resolve`.
+#[derive(clap::Args, Debug)]
+pub struct ResolveArgs {
+    pub run: String,
+    /// Run the call again.
+    #[arg(long, group = "decision")]
+    pub retry: bool,
+    /// Use this JSON as the call's result without running it.
+    #[arg(long, group = "decision", value_name = "JSON")]
+    pub result: Option<String>,
+    /// Fail the run.
+    #[arg(long, group = "decision")]
+    pub fail: bool,
+    /// Why (recorded with --fail).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// The arguments of `relive cancel`.
+#[derive(clap::Args, Debug)]
+pub struct CancelArgs {
+    pub run: String,
+    /// Why (kept as the run's error).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// The arguments of `relive prune`.
+#[derive(clap::Args, Debug)]
+pub struct PruneArgs {
+    /// Runs last updated longer ago than this (e.g. 30d, 12h, 45m).
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub older_than: std::time::Duration,
+    /// Only runs in these statuses (comma-separated) [default: every
+    /// finished status].
+    #[arg(long, value_delimiter = ',')]
+    pub status: Vec<String>,
+    /// Also delete running, suspended and uncertain runs (their agents
+    /// can never continue them).
+    #[arg(long)]
+    pub force: bool,
+    /// Print what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Then rebuild the file to return freed space (VACUUM).
+    #[arg(long)]
+    pub vacuum: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `relive serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Most runs executing at once; more wait their turn.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub max_runs: usize,
+    /// On SIGTERM, how long to wait for runs to reach their next host
+    /// call before stopping them where they are.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub grace_secs: u64,
+    /// Read the API token from this file (instead of RELIVE_TOKEN).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Prune finished runs older than this many days, every hour (as
+    /// `relive prune --older-than Nd`); off by default.
+    #[arg(long, value_name = "DAYS")]
+    pub retain_days: Option<u64>,
 }
 
 /// Parses an age like `30d`, `12h`, `45m` or `90s`.

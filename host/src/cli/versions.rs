@@ -85,7 +85,7 @@ pub(super) fn upgrade(
         let claim = if run.status.is_final() || run.component_digest == digest {
             None
         } else {
-            Some(crate::lease::acquire(&*journal, &run.id))
+            Some(crate::control::leases::acquire(&*journal, &run.id))
         };
         let outcome = if run.status.is_final() {
             Err(format!(

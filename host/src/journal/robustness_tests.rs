@@ -1,9 +1,10 @@
 //! Arbitrary, truncated and reordered input to the journal readers gives a
 //! clear error and never a panic.
 
+use super::SyncPolicy;
 use super::export::{self, JournalFile};
+use super::sqlite::SqliteJournal;
 use super::*;
-use crate::config::FsyncPolicy;
 
 /// A small deterministic generator (xorshift), so failures reproduce.
 struct Rng(u64);
@@ -114,7 +115,7 @@ fn database_reader_never_panics_on_damaged_files() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.db");
     {
-        let j = SqliteJournal::open(&good, FsyncPolicy::Critical).unwrap();
+        let j = SqliteJournal::open(&good, SyncPolicy::Critical).unwrap();
         j.put_component("sha256:c", b"x").wait_blocking().unwrap();
         j.create_run(NewRun {
             id: "r".into(),

@@ -1,8 +1,9 @@
 //! Tests of the SQLite journal on real files.
 
+use super::SyncPolicy;
+use super::sqlite::SqliteJournal;
 use super::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
 use super::*;
-use crate::config::FsyncPolicy;
 use std::sync::Arc;
 
 fn new_run(journal: &SqliteJournal, id: &str) {
@@ -36,7 +37,7 @@ fn new_journal_is_stamped_and_migrated_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.db");
     {
-        let j = SqliteJournal::open(&path, FsyncPolicy::Critical).unwrap();
+        let j = SqliteJournal::open(&path, SyncPolicy::Critical).unwrap();
         new_run(&j, "r1");
     }
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -62,7 +63,7 @@ fn new_journal_is_stamped_and_migrated_and_reopens() {
 fn newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.db");
-    drop(SqliteJournal::open(&path, FsyncPolicy::Critical).unwrap());
+    drop(SqliteJournal::open(&path, SyncPolicy::Critical).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
         .unwrap();
@@ -79,10 +80,10 @@ fn empty_file_becomes_a_journal_but_garbage_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
-    SqliteJournal::open(&empty, FsyncPolicy::Critical).unwrap();
+    SqliteJournal::open(&empty, SyncPolicy::Critical).unwrap();
     let garbage = dir.path().join("garbage.db");
     std::fs::write(&garbage, b"this is not sqlite at all, not even close").unwrap();
-    let err = SqliteJournal::open(&garbage, FsyncPolicy::Critical)
+    let err = SqliteJournal::open(&garbage, SyncPolicy::Critical)
         .err()
         .unwrap();
     assert!(matches!(err, JournalError::NotADatabase { .. }), "{err}");
@@ -91,7 +92,7 @@ fn empty_file_becomes_a_journal_but_garbage_does_not() {
 #[test]
 fn concurrent_writers_are_grouped_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let j = Arc::new(SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap());
+    let j = Arc::new(SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap());
     let runs: Vec<String> = (0..8).map(|i| format!("run{i}")).collect();
     for r in &runs {
         new_run(&j, r);
@@ -139,7 +140,7 @@ fn concurrent_writers_are_grouped_and_nothing_is_lost() {
 #[test]
 fn a_failed_entry_write_poisons_later_writes_of_that_run_only() {
     let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::EveryEntry).unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::EveryEntry).unwrap();
     new_run(&j, "a");
     new_run(&j, "b");
     j.append(&fence("a"), completed(0, "x"), Durability::Commit)
@@ -166,7 +167,7 @@ fn a_failed_entry_write_poisons_later_writes_of_that_run_only() {
 #[test]
 fn started_entries_complete_once_and_resolutions_are_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
     new_run(&j, "r");
     let e = Entry::new(0, EntryKind::Tool, "t", "{}".into());
     j.append(&fence("r"), e, Durability::Sync)
@@ -233,7 +234,7 @@ fn started_entries_complete_once_and_resolutions_are_kept() {
 #[test]
 fn run_prefixes_resolve_uniquely() {
     let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
     new_run(&j, "abcd1111");
     new_run(&j, "abcd2222");
     assert_eq!(j.find_run("abcd1").unwrap().id, "abcd1111");
@@ -258,7 +259,7 @@ fn sixty_turn_conversation_grows_the_journal_linearly() {
     use crate::llm::{ChatRequest, Message, Role};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.db");
-    let j = SqliteJournal::open(&path, FsyncPolicy::Critical).unwrap();
+    let j = SqliteJournal::open(&path, SyncPolicy::Critical).unwrap();
     new_run(&j, "r");
     let mut messages = vec![Message {
         role: Role::System,
@@ -326,9 +327,7 @@ fn processes_opening_a_new_journal_at_once_migrate_it_once() {
     let handles: Vec<_> = (0..6)
         .map(|_| {
             let path = path.clone();
-            std::thread::spawn(move || {
-                SqliteJournal::open(&path, FsyncPolicy::Critical).map(|_| ())
-            })
+            std::thread::spawn(move || SqliteJournal::open(&path, SyncPolicy::Critical).map(|_| ()))
         })
         .collect();
     for h in handles {
@@ -342,7 +341,7 @@ fn processes_opening_a_new_journal_at_once_migrate_it_once() {
 #[test]
 fn a_leased_run_is_not_ready_before_its_lease_expires() {
     let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
     new_run(&j, "r1");
     assert_eq!(j.next_ready_in().unwrap(), Some(std::time::Duration::ZERO));
     let ttl = std::time::Duration::from_secs(60);
@@ -406,14 +405,14 @@ fn journal_of_schema_3_with_entries_migrates() {
 #[test]
 fn an_answer_before_the_suspended_status_keeps_the_run_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
     new_run(&j, "r1");
     let wait = Entry::new(0, EntryKind::Signal, "go", r#"{"name":"go"}"#.into());
     j.append(&fence("r1"), wait, Durability::Sync)
         .wait_blocking()
         .unwrap();
     // The operator's answer, as `relive signal` gives it...
-    crate::waiting::answer(
+    crate::control::answers::answer(
         &j,
         "r1",
         EntryKind::Signal,
@@ -432,7 +431,7 @@ fn an_answer_before_the_suspended_status_keeps_the_run_ready() {
     let ready = j.ready_runs(10).unwrap();
     assert_eq!(ready.len(), 1, "the answered run must be ready: {ready:?}");
     // A second answer is refused, and says why.
-    let again = crate::waiting::answer(
+    let again = crate::control::answers::answer(
         &j,
         "r1",
         EntryKind::Signal,
@@ -450,7 +449,7 @@ fn an_answer_before_the_suspended_status_keeps_the_run_ready() {
 #[test]
 fn writes_of_a_stale_claim_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
     new_run(&j, "r");
     let short = std::time::Duration::from_millis(1);
     let first = j.claim("r", "i-a", short, None).unwrap().unwrap();
@@ -518,7 +517,7 @@ fn writes_of_a_stale_claim_are_refused() {
 #[test]
 fn health_fails_when_the_writer_died() {
     let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
     j.health().unwrap();
     j.kill_writer();
     let err = j.health().unwrap_err();
@@ -534,7 +533,7 @@ fn health_fails_when_the_writer_died() {
 #[test]
 fn an_imported_unfinished_run_is_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
     j.put_component("sha256:c", b"bytes")
         .wait_blocking()
         .unwrap();
@@ -570,7 +569,7 @@ fn an_imported_unfinished_run_is_ready() {
 #[test]
 fn prune_deletes_old_runs_and_unreferenced_blobs_only() {
     let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), FsyncPolicy::Critical).unwrap();
+    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
     let conversation = |extra: &str| {
         let messages: Vec<serde_json::Value> = (0..4)
             .map(|i| serde_json::json!({"role": "user", "content": format!("{i}{extra}: {}", "x".repeat(900))}))

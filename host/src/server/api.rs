@@ -3,8 +3,9 @@
 //! stable code; the message names the problem and the fix.
 
 use super::Service;
+use crate::control::answers::AnswerError;
+use crate::journal::Waiting;
 use crate::journal::{Entry, EntryKind, JournalError, RunRecord, RunStatus, now_ms};
-use crate::waiting::{AnswerError, Waiting};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -27,10 +28,10 @@ const STYLE_CSS: &str = include_str!("ui/style.css");
 /// Every route of the service.
 pub fn router(service: Arc<Service>) -> Router {
     let max_component =
-        crate::limits::Limits::resolve(&service.config.limits, &Default::default(), "(any agent)")
+        crate::config::Limits::resolve(&service.config.limits, &Default::default(), "(any agent)")
             .max_component_bytes;
     let max_call =
-        crate::limits::Limits::resolve(&service.config.limits, &Default::default(), "(any agent)")
+        crate::config::Limits::resolve(&service.config.limits, &Default::default(), "(any agent)")
             .max_call_bytes;
     let api = Router::new()
         .route(
@@ -550,7 +551,8 @@ async fn answer(
 ) -> ApiResult<Json<Value>> {
     let svc = service.clone();
     let run = blocking(move || {
-        let (run, _) = crate::waiting::answer(&*svc.journal, &id, kind, signal.as_deref(), value)?;
+        let (run, _) =
+            crate::control::answers::answer(&*svc.journal, &id, kind, signal.as_deref(), value)?;
         Ok(svc.journal.find_run(&run.id)?)
     })
     .await?;

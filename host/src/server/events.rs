@@ -8,8 +8,8 @@
 
 use super::Service;
 use super::api::{entry_view, run_view};
+use crate::engine::{Event, Observer, Phase};
 use crate::journal::{Entry, EntryState};
-use crate::replay::{Event, Observer, Phase};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 //! components shared by every run) and one journal. A scheduler claims
 //! runs that are ready — new runs, runs orphaned by a crash, due timers,
 //! answered approvals and delivered signals — with a lease (see
-//! [`crate::lease`]), and drives each on its own task, at most
+//! [`crate::control::leases`]), and drives each on its own task, at most
 //! `max_runs` at a time. Everything a run needs to go on is in the
 //! journal, so the service keeps no state of its own: a restarted service
 //! finds the same runs ready and carries on.
@@ -16,8 +16,8 @@ mod events;
 pub use api::OPENAPI;
 
 use crate::config::Config;
+use crate::engine::TimerPolicy;
 use crate::journal::{Fence, Journal, JournalError, NewRun, RunRecord, now_ms};
-use crate::replay::TimerPolicy;
 use crate::runtime::{Outcome, Runtime};
 use anyhow::{Context as _, anyhow, bail};
 use events::Hub;
@@ -188,8 +188,8 @@ fn lease_lost(error: &anyhow::Error) -> bool {
             cause.downcast_ref::<JournalError>(),
             Some(JournalError::LeaseLost { .. })
         ) || matches!(
-            cause.downcast_ref::<crate::replay::Stop>(),
-            Some(crate::replay::Stop::Journal(JournalError::LeaseLost { .. }))
+            cause.downcast_ref::<crate::engine::Stop>(),
+            Some(crate::engine::Stop::Journal(JournalError::LeaseLost { .. }))
         )
     })
 }
@@ -245,7 +245,7 @@ impl Service {
     pub async fn register(&self, bytes: &[u8], source: &str) -> anyhow::Result<String> {
         let digest = crate::journal::component_digest(bytes);
         let max =
-            crate::limits::Limits::resolve(&self.config.limits, &Default::default(), "(any agent)")
+            crate::config::Limits::resolve(&self.config.limits, &Default::default(), "(any agent)")
                 .max_component_bytes;
         self.runtime
             .prepared(&digest, source, bytes, max)
@@ -314,7 +314,7 @@ impl Service {
     fn break_dead_leases(&self) -> Result<usize, JournalError> {
         let mut freed = 0;
         for owner in self.journal.lease_owners()? {
-            if crate::lease::is_dead(self.journal.as_ref(), &owner) {
+            if crate::control::leases::is_dead(self.journal.as_ref(), &owner) {
                 freed += self.journal.break_leases(&owner)?;
             }
         }
@@ -343,7 +343,7 @@ impl Service {
             if self.stopping.load(Ordering::Relaxed) {
                 return;
             }
-            let sweep = last_sweep.elapsed() > crate::lease::renew_every();
+            let sweep = last_sweep.elapsed() > crate::control::leases::renew_every();
             if sweep {
                 last_sweep = std::time::Instant::now();
             }
@@ -403,10 +403,12 @@ impl Service {
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 break;
             };
-            match self
-                .journal
-                .claim(&run.id, crate::lease::me(), crate::lease::ttl(), None)?
-            {
+            match self.journal.claim(
+                &run.id,
+                crate::control::leases::me(),
+                crate::control::leases::ttl(),
+                None,
+            )? {
                 Some(fence) => claimed.push((fence, permit)),
                 None => continue, // another process was quicker
             }
@@ -511,9 +513,9 @@ impl Service {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            owner = Some(crate::lease::me().to_string());
+            owner = Some(crate::control::leases::me().to_string());
         } else if let Ok(Some(lease)) = self.journal.lease(&run.id)
-            && crate::lease::is_dead(self.journal.as_ref(), &lease.owner)
+            && crate::control::leases::is_dead(self.journal.as_ref(), &lease.owner)
         {
             owner = Some(lease.owner);
         }

@@ -175,7 +175,7 @@ impl CommandTool {
         serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
             failed(format!(
                 "wrote output that is not JSON ({e}): {}",
-                crate::replay::shorten(text, 200)
+                crate::engine::shorten(text, 200)
             ))
         })?;
         Ok(text.to_string())

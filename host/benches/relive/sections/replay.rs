@@ -11,8 +11,8 @@ use crate::floors;
 use crate::report::{Figure, Unit};
 use crate::setup::{Bench, completed, input, ms};
 use relive::config::FsyncPolicy;
+use relive::engine::TimerPolicy;
 use relive::journal::{RunStatus, new_run_id};
-use relive::replay::TimerPolicy;
 use std::time::Instant;
 
 /// Entries in the replayed journal (one per step).

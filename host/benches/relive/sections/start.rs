@@ -12,9 +12,9 @@ use crate::report::{Figure, Unit};
 use crate::setup::{AGENT, Bench, ms, us};
 use anyhow::{Context as _, bail, ensure};
 use relive::config::FsyncPolicy;
-use relive::host_calls::{Grants, HostState};
-use relive::journal::{SqliteJournal, component_digest};
-use relive::replay::{Mode, Recorder};
+use relive::engine::{Mode, Recorder};
+use relive::imports::{Grants, HostState};
+use relive::journal::component_digest;
 use relive::runtime::Runtime;
 use std::path::Path;
 use std::sync::Arc;
@@ -158,7 +158,7 @@ pub fn child_main(args: &[String]) -> anyhow::Result<()> {
     let bytes = std::fs::read(wasm)?;
     let (engine_ms, load_ms) = match mode.as_str() {
         "relive" => {
-            let journal = Arc::new(SqliteJournal::open(Path::new(db), FsyncPolicy::Critical)?);
+            let journal = crate::setup::open_journal(Path::new(db), FsyncPolicy::Critical)?;
             let begun = Instant::now();
             let runtime = Runtime::new(journal)?;
             let engine_ms = ms(begun.elapsed());
@@ -212,13 +212,13 @@ fn instantiate(bench: &mut Bench) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     let new_store = || {
         let run_id = "instance01".to_string();
         let recorder = Recorder::new(run_id.clone(), None, Vec::new(), Mode::ReplayOnly, None);
-        let wasi = relive::sandbox::wasi_ctx(&run_id, Arc::new(AtomicBool::new(false)));
+        let wasi = relive::runtime::sandbox::wasi_ctx(&run_id, Arc::new(AtomicBool::new(false)));
         let grants = Grants::none(AGENT);
         let fuel = grants.limits.fuel;
         let mut store = wasmtime::Store::new(pre.engine(), HostState::new(wasi, recorder, grants));
         store.limiter(|s| &mut s.limiter);
         store.set_fuel(fuel)?;
-        store.fuel_async_yield_interval(Some(relive::limits::FUEL_YIELD_INTERVAL))?;
+        store.fuel_async_yield_interval(Some(relive::config::limits::FUEL_YIELD_INTERVAL))?;
         anyhow::Ok(store)
     };
     bench.rt.block_on(async {

@@ -13,8 +13,7 @@ use crate::report::{Figure, Unit};
 use crate::setup::{Bench, READ_ARGS, us, write_args};
 use relive::config::{Config, FsyncPolicy};
 use relive::journal::{
-    Completion, Durability, Entry, EntryKind, Fence, Journal, NewRun, SqliteJournal,
-    component_digest, new_run_id,
+    Completion, Durability, Entry, EntryKind, Fence, NewRun, component_digest, new_run_id,
 };
 use relive::tools::ToolContext;
 use std::time::Instant;
@@ -140,10 +139,10 @@ pub fn run(bench: &mut Bench) -> anyhow::Result<Outcome> {
 /// µs per journal write pair of a step, as the replay engine makes it for
 /// an idempotent tool (the `started` entry committed before the call leaves
 /// the host, then the result committed, each waited for), through
-/// `SqliteJournal` with nothing else.
+/// the journal with nothing else.
 fn journal_alone(bench: &mut Bench) -> anyhow::Result<Vec<f64>> {
     let db = bench.scratch("journal-alone.db");
-    let journal = SqliteJournal::open(&db, FsyncPolicy::Critical)?;
+    let journal = crate::setup::open_journal(&db, FsyncPolicy::Critical)?;
     let digest = component_digest(b"journal-alone");
     journal
         .put_component(&digest, b"journal-alone")
@@ -212,7 +211,7 @@ fn tool_alone(bench: &Bench, config: &Config) -> anyhow::Result<Vec<f64>> {
         run_id: "benchtool0".into(),
         seq: 0,
         idempotency_key: "relive-benchtool0-0".into(),
-        max_result_bytes: relive::limits::DEFAULT_MAX_CALL_BYTES as usize,
+        max_result_bytes: relive::config::limits::DEFAULT_MAX_CALL_BYTES as usize,
     };
     let calls = 2_000;
     bench.rt.block_on(async {

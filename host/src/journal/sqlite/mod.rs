@@ -17,12 +17,12 @@ mod writer;
 pub(crate) use schema::MIGRATIONS;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
+use super::SyncPolicy;
 use super::{
     Commit, Completion, Durability, Entry, EntryKind, Fence, Instance, Journal, JournalError,
-    Lease, NewRun, PruneReport, PruneRequest, ReadyRun, ResolveRequest, RunQuery, RunRecord,
-    RunSummary, StatusChange,
+    JournalInfo, Lease, NewRun, PruneReport, PruneRequest, ReadyRun, ResolveRequest, RunQuery,
+    RunRecord, RunSummary, StatusChange,
 };
-use crate::config::FsyncPolicy;
 use rusqlite::Connection;
 use schema::{check_header, open_connection, prepare_schema, retry_busy};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// A journal in one SQLite file.
 pub struct SqliteJournal {
     path: PathBuf,
-    fsync: FsyncPolicy,
+    fsync: SyncPolicy,
     readers: Vec<Mutex<Connection>>,
     control: Mutex<Connection>,
     writer: Writer,
@@ -47,27 +47,27 @@ pub struct SqliteJournal {
 
 impl SqliteJournal {
     /// Opens the journal at `path`, creating it if it does not exist.
-    pub fn open(path: &Path, fsync: FsyncPolicy) -> Result<SqliteJournal, JournalError> {
+    pub fn open(path: &Path, fsync: SyncPolicy) -> Result<SqliteJournal, JournalError> {
         Self::open_with(path, fsync, true)
     }
 
     /// Opens an existing journal; a missing file is an error that says how
     /// to make one.
     pub fn open_existing(path: &Path) -> Result<SqliteJournal, JournalError> {
-        Self::open_with(path, FsyncPolicy::Critical, false)
+        Self::open_with(path, SyncPolicy::Critical, false)
     }
 
-    /// Opens an existing journal with an fsync policy (see [`FsyncPolicy`]).
+    /// Opens an existing journal with an fsync policy (see [`SyncPolicy`]).
     pub fn open_existing_with(
         path: &Path,
-        fsync: FsyncPolicy,
+        fsync: SyncPolicy,
     ) -> Result<SqliteJournal, JournalError> {
         Self::open_with(path, fsync, false)
     }
 
     /// Rebuilds the file to return the pages freed by deletions to the file
     /// system (`VACUUM`); needs as much free space as the file takes.
-    pub fn vacuum(&self) -> Result<(), JournalError> {
+    fn vacuum(&self) -> Result<(), JournalError> {
         // In WAL mode VACUUM writes the new file through the WAL: fold it
         // back and truncate the WAL, or the space is not returned.
         self.with_control(|c| Ok(c.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?))
@@ -75,7 +75,7 @@ impl SqliteJournal {
 
     fn open_with(
         path: &Path,
-        fsync: FsyncPolicy,
+        fsync: SyncPolicy,
         create: bool,
     ) -> Result<SqliteJournal, JournalError> {
         let shown = path.display().to_string();
@@ -115,11 +115,6 @@ impl SqliteJournal {
             control,
             writer,
         })
-    }
-
-    /// When this journal forces its writes to disk.
-    pub fn fsync(&self) -> FsyncPolicy {
-        self.fsync
     }
 
     /// Where the journal lives.
@@ -379,6 +374,25 @@ impl Journal for SqliteJournal {
 
     fn prune(&self, request: &PruneRequest) -> Result<PruneReport, JournalError> {
         self.with_control(|c| prune::prune(c, request))
+    }
+
+    fn compact(&self) -> Result<(), JournalError> {
+        self.vacuum()
+    }
+
+    fn info(&self) -> JournalInfo {
+        let wal = format!("{}-wal", self.path.display());
+        let bytes = [self.path.clone(), wal.into()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        JournalInfo {
+            backend: "sqlite",
+            location: self.path.display().to_string(),
+            sync: self.fsync,
+            bytes: Some(bytes),
+        }
     }
 
     fn backlog_bytes(&self) -> usize {

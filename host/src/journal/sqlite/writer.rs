@@ -4,7 +4,7 @@
 //!
 //! A batch is fsynced (`synchronous = FULL` for its commit) when any write in
 //! it asks for [`Durability::Sync`], or on every batch with
-//! [`FsyncPolicy::EveryEntry`]; otherwise it is committed to the WAL without
+//! [`SyncPolicy::EveryEntry`]; otherwise it is committed to the WAL without
 //! fsync, which survives a killed process (DESIGN §3).
 //!
 //! Writes made while executing a run carry its [`Fence`]: the writer refuses
@@ -24,11 +24,11 @@
 
 mod apply;
 
+use super::super::SyncPolicy;
 use super::{
     Completion, Durability, Entry, EntryKind, Fence, JournalError, NewRun, ResolveRequest,
     RunRecord, StatusChange,
 };
-use crate::config::FsyncPolicy;
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -187,7 +187,7 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn spawn(conn: Connection, fsync: FsyncPolicy) -> std::io::Result<Writer> {
+    pub fn spawn(conn: Connection, fsync: SyncPolicy) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<(Job, usize)>();
         let queued = Arc::new(AtomicUsize::new(0));
         let alive = Arc::new(AtomicBool::new(true));
@@ -253,7 +253,7 @@ impl Drop for Writer {
 fn run(
     mut conn: Connection,
     rx: mpsc::Receiver<(Job, usize)>,
-    fsync: FsyncPolicy,
+    fsync: SyncPolicy,
     queued: &AtomicUsize,
 ) {
     let mut poisoned: HashMap<(String, u64), String> = HashMap::new();
@@ -266,7 +266,7 @@ fn run(
         if batch.iter().any(|(j, _)| matches!(j.op, Op::Die)) {
             return;
         }
-        let want_full = fsync == FsyncPolicy::EveryEntry
+        let want_full = fsync == SyncPolicy::EveryEntry
             || batch.iter().any(|(j, _)| j.durability == Durability::Sync);
         if want_full != synchronous_full {
             let pragma = if want_full {

@@ -2,7 +2,7 @@
 //! /proc for the processes a tool started.
 
 use super::*;
-use crate::limits::DEFAULT_MAX_CALL_BYTES;
+use crate::config::limits::DEFAULT_MAX_CALL_BYTES;
 use std::time::Instant;
 
 fn tool_in(dir: &Path, script: &str, timeout: u64) -> CommandTool {
@@ -177,7 +177,7 @@ async fn a_megabyte_on_stderr_is_drained_not_stalled_into_a_timeout() {
     assert!(
         err.contains("the real cause"),
         "{}",
-        crate::replay::shorten(&err, 300)
+        crate::engine::shorten(&err, 300)
     );
     assert!(err.len() < 4096, "{} bytes", err.len());
 }

@@ -44,7 +44,7 @@ impl Setup {
             run_id: "r1".into(),
             seq,
             idempotency_key: format!("relive-r1-{seq}"),
-            max_result_bytes: crate::limits::DEFAULT_MAX_CALL_BYTES as usize,
+            max_result_bytes: crate::config::limits::DEFAULT_MAX_CALL_BYTES as usize,
         };
         self.tool
             .call(&ctx, &args.to_string())
@@ -386,7 +386,7 @@ async fn runs_get_separate_workspaces() {
         run_id: "r2".into(),
         seq: 1,
         idempotency_key: "relive-r2-1".into(),
-        max_result_bytes: crate::limits::DEFAULT_MAX_CALL_BYTES as usize,
+        max_result_bytes: crate::config::limits::DEFAULT_MAX_CALL_BYTES as usize,
     };
     let err = s
         .tool

@@ -306,7 +306,7 @@ fn ctx() -> ToolContext {
         run_id: "r1".into(),
         seq: 1,
         idempotency_key: "relive-r1-1".into(),
-        max_result_bytes: crate::limits::DEFAULT_MAX_CALL_BYTES as usize,
+        max_result_bytes: crate::config::limits::DEFAULT_MAX_CALL_BYTES as usize,
     }
 }
 

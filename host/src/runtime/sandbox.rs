@@ -14,7 +14,7 @@
 //!   a fixed algorithm ([`insecure_random`]), so it replays without
 //!   journaling;
 //! - memory, guest CPU (fuel), host-call sizes and counts are capped by
-//!   [`crate::limits`].
+//!   [`crate::config::limits`].
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -27,8 +27,6 @@ use wasmtime::component::Component;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
-/// Largest `get-random-bytes` request.
-pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
 /// Guest stdout and stderr shown per run; the rest is dropped with a note.
 pub const MAX_GUEST_OUTPUT_BYTES: usize = 1 << 20;
 

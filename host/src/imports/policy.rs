@@ -10,7 +10,7 @@
 //! The rest of the configuration — commands, keys, URLs — is how a call is
 //! made, not what the journal holds, and is read at each resume.
 
-use crate::limits::{Limits, LimitsConfig};
+use crate::config::{Limits, LimitsConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

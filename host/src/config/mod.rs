@@ -32,6 +32,10 @@
 //! tools = ["search"]
 //! ```
 
+pub mod limits;
+
+pub use limits::{Limits, LimitsConfig};
+
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -463,7 +467,7 @@ pub struct AgentConfig {
     pub budget_cost: Option<f64>,
     /// Resource limits of this agent's runs (override `[limits]`).
     #[serde(default)]
-    pub limits: crate::limits::LimitsConfig,
+    pub limits: crate::config::LimitsConfig,
 }
 
 /// The whole of `relive.toml`.
@@ -480,7 +484,7 @@ pub struct Config {
     pub agents: BTreeMap<String, AgentConfig>,
     /// Resource limits of every agent, unless its own table overrides them.
     #[serde(default)]
-    pub limits: crate::limits::LimitsConfig,
+    pub limits: crate::config::LimitsConfig,
     /// Directory that relative paths in the file are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -621,8 +625,8 @@ impl Config {
     }
 
     /// The limits in force for `agent`.
-    pub fn limits(&self, agent: &str) -> crate::limits::Limits {
-        crate::limits::Limits::resolve(&self.limits, &self.agent(agent).limits, agent)
+    pub fn limits(&self, agent: &str) -> crate::config::Limits {
+        crate::config::Limits::resolve(&self.limits, &self.agent(agent).limits, agent)
     }
 
     /// Describes where this configuration came from, for messages.
@@ -635,5 +639,4 @@ impl Config {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

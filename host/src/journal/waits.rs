@@ -1,7 +1,8 @@
-//! What a suspended run waits for, read from its journal: the last entry,
-//! when it is an approval, a timer or a signal that has not been answered.
+//! Waits: what a suspended run waits for (its last entry, when it is an
+//! approval, a timer or a signal that has not been answered), and the
+//! typed requests and answers such entries hold.
 
-use crate::journal::{Entry, EntryKind, EntryState, Journal, JournalError, RunRecord};
+use super::{Entry, EntryKind, EntryState};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -40,6 +41,75 @@ pub struct ApprovalRequest {
     pub action: String,
     pub details: String,
 }
+
+/// The answer to an approval entry, as `relive approve` / `reject` (or the
+/// API) record it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "decision", rename_all = "lowercase")]
+pub enum ApprovalAnswer {
+    Approved {
+        /// The action's details as the approver edited them, if they did.
+        #[serde(default)]
+        details: Option<String>,
+        #[serde(default)]
+        note: Option<String>,
+        #[serde(default)]
+        by: Option<String>,
+        #[serde(default)]
+        at_ms: Option<i64>,
+    },
+    Rejected {
+        reason: String,
+        #[serde(default)]
+        by: Option<String>,
+        #[serde(default)]
+        at_ms: Option<i64>,
+    },
+}
+
+/// The answer to a signal entry: the payload delivered, or the wait's
+/// timeout.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SignalAnswer {
+    pub payload: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<i64>,
+}
+
+impl SignalAnswer {
+    /// A signal wait that timed out.
+    pub fn timed_out() -> SignalAnswer {
+        SignalAnswer {
+            payload: None,
+            timed_out: true,
+            by: None,
+            at_ms: None,
+        }
+    }
+}
+
+/// The answer to a timer entry: when it woke, and whether before its time
+/// (`relive resume --now`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TimerAnswer {
+    pub woke_at_ms: i64,
+    pub early: bool,
+}
+
+/// Answers are stored as JSON, the form every backend and export keeps.
+pub trait AnswerJson: Serialize {
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("answers serialise")
+    }
+}
+
+impl AnswerJson for ApprovalAnswer {}
+impl AnswerJson for SignalAnswer {}
+impl AnswerJson for TimerAnswer {}
 
 impl Waiting {
     /// What `entry` waits for, if it is an unanswered wait.
@@ -106,7 +176,7 @@ impl Waiting {
 
 impl fmt::Display for Waiting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let when = |ms: i64| crate::cli::timestamp(ms);
+        let when = super::utc;
         match (self.kind, self.until_ms) {
             (EntryKind::Approval, _) => write!(f, "approval of `{}`", self.name),
             (EntryKind::Timer, Some(t)) => write!(f, "timer until {} UTC", when(t)),
@@ -119,79 +189,37 @@ impl fmt::Display for Waiting {
     }
 }
 
-/// Why an answer was not recorded.
-#[derive(Debug, thiserror::Error)]
-pub enum AnswerError {
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    /// The run is not waiting for this answer, or was answered already.
-    #[error("{0}")]
-    Refused(String),
-}
-
-/// Records the answer to what a suspended run waits for (an approval or a
-/// signal), durably, and makes the run ready to go on; refuses a run that
-/// is not waiting for that, and a second answer.
-pub fn answer(
-    journal: &dyn Journal,
-    run: &str,
-    kind: EntryKind,
-    signal: Option<&str>,
-    answer: serde_json::Value,
-) -> Result<(RunRecord, Waiting), AnswerError> {
-    let record = journal.find_run(run)?;
-    let id = &record.id;
-    let entries = journal.entries(id)?;
-    let what = match signal {
-        Some(name) => format!("the signal `{name}`"),
-        None => "an approval".to_string(),
-    };
-    let Some(waiting) = Waiting::of_run(&entries) else {
-        // Say why: answered already, or not waiting at all.
-        if let Some(last) = entries.last().filter(|e| e.kind == kind) {
-            let by = last
-                .response
-                .as_deref()
-                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-                .map(|v| {
-                    format!(
-                        " ({} by {})",
-                        v["decision"].as_str().unwrap_or("answered"),
-                        v["by"].as_str().unwrap_or("someone")
-                    )
-                })
-                .unwrap_or_default();
-            return Err(AnswerError::Refused(format!(
-                "entry #{} of run {id} was already answered{by}; a second answer is refused",
-                last.seq
-            )));
-        }
-        return Err(AnswerError::Refused(format!(
-            "run {id} is not waiting for {what} (it is {}); `relive runs --waiting` lists waiting runs",
-            record.status
-        )));
-    };
-    if waiting.kind != kind || signal.is_some_and(|n| n != waiting.name) {
-        return Err(AnswerError::Refused(format!(
-            "run {id} is waiting for {waiting}, not for {what}"
-        )));
-    }
-    // One transaction: the entry is completed only if it is still an
-    // unanswered wait, and the run is made ready with it, so an answer
-    // that arrives while the run is suspending is never lost.
-    journal
-        .answer(id, waiting.seq, kind, answer.to_string())
-        .wait_blocking()
-        .map_err(|e| match e {
-            JournalError::Refused(message) => AnswerError::Refused(message),
-            other => AnswerError::Journal(other),
-        })?;
-    Ok((record, waiting))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers recorded before they were typed still read.
+    #[test]
+    fn answers_of_every_recorded_form_read() {
+        let approved: ApprovalAnswer = serde_json::from_str(
+            r#"{"decision":"approved","details":null,"note":"ok","by":"ann","at_ms":5}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(approved, ApprovalAnswer::Approved { note: Some(ref n), .. } if n == "ok")
+        );
+        let rejected: ApprovalAnswer =
+            serde_json::from_str(r#"{"decision":"rejected","reason":"no","by":"bob","at_ms":6}"#)
+                .unwrap();
+        assert!(matches!(rejected, ApprovalAnswer::Rejected { ref reason, .. } if reason == "no"));
+        let signal: SignalAnswer =
+            serde_json::from_str(r#"{"payload":"7","by":"ann","at_ms":1}"#).unwrap();
+        assert_eq!(signal.payload.as_deref(), Some("7"));
+        let timeout: SignalAnswer =
+            serde_json::from_str(r#"{"payload":null,"timed_out":true}"#).unwrap();
+        assert_eq!(timeout, SignalAnswer::timed_out());
+        assert_eq!(
+            SignalAnswer::timed_out().to_json(),
+            r#"{"payload":null,"timed_out":true}"#
+        );
+        let timer: TimerAnswer = serde_json::from_str(r#"{"woke_at_ms":9,"early":false}"#).unwrap();
+        assert_eq!(timer.to_json(), r#"{"woke_at_ms":9,"early":false}"#);
+    }
 
     /// Issue 12.8: a signal timeout near `u64::MAX` saturates: the wait never
     /// times out (it wrapped to a time in the past, so the run woke at once

@@ -11,7 +11,7 @@
 //! again through the sleeps it already slept, and a guest that waits on
 //! several pollables sees the same one ready first.
 
-use crate::host_calls::{Host, HostState, decode, encode};
+use crate::imports::{Host, HostState, decode, encode};
 use crate::journal::EntryKind;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::p2::DynPollable;

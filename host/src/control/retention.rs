@@ -1,0 +1,1 @@
+//! Retention: which runs a prune deletes, and a prune in words.
