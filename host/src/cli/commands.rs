@@ -1,16 +1,15 @@
 //! One function per subcommand.
 
-use super::answers::{answer_wait, resolve, who};
+use super::answers;
 use super::format;
 use super::versions::{import, replay, upgrade};
 use super::{
-    ApproveArgs, CancelArgs, Cli, Command, EXIT_DIVERGED, EXIT_FAILED, EXIT_UNCERTAIN, ExportArgs,
-    ImportArgs, PruneArgs, RejectArgs, ReplayArgs, ResolveArgs, ResumeArgs, RunArgs, RunsArgs,
-    ServeArgs, ShowArgs, SignalArgs, UpgradeArgs,
+    Cli, Command, EXIT_DIVERGED, EXIT_FAILED, EXIT_UNCERTAIN, ExportArgs, ImportArgs, PruneArgs,
+    ReplayArgs, ResumeArgs, RunArgs, RunsArgs, ServeArgs, ShowArgs, UpgradeArgs,
 };
 use crate::config::{Config, DEFAULT_DB_FILE};
 use crate::journal::export::{self, JournalFile};
-use crate::journal::{Journal, OpenOptions, RunQuery, RunStatus, SyncPolicy, now_ms};
+use crate::journal::{Journal, OpenOptions, RunQuery, RunStatus, SyncPolicy};
 use crate::runtime::{Outcome, RunReport, Runtime, StartRequest};
 use anyhow::{Context, anyhow, bail};
 use std::io::Write;
@@ -29,11 +28,11 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Replay(ref args) => replay_file(&cli, args),
         Command::Import(ref args) => import_file(&cli, args),
         Command::Upgrade(ref args) => upgrade_runs(&cli, args),
-        Command::Approve(ref args) => approve(&cli, args),
-        Command::Reject(ref args) => reject(&cli, args),
-        Command::Signal(ref args) => signal(&cli, args),
-        Command::Resolve(ref args) => resolve_run(&cli, args),
-        Command::Cancel(ref args) => cancel(&cli, args),
+        Command::Approve(ref args) => answers::approve(&cli, args),
+        Command::Reject(ref args) => answers::reject(&cli, args),
+        Command::Signal(ref args) => answers::signal(&cli, args),
+        Command::Resolve(ref args) => answers::resolve(&cli, args),
+        Command::Cancel(ref args) => answers::cancel(&cli, args),
         Command::Prune(ref args) => prune(&cli, args),
         Command::Serve(ref args) => serve(&cli, args),
     }
@@ -219,7 +218,18 @@ fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<u8> {
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
-        let cost = crate::llm::pricing::run_cost(&config, &record.agent, &entries);
+        let calls = entries
+            .iter()
+            .filter(|e| e.kind == crate::journal::EntryKind::Llm)
+            .filter_map(|e| {
+                let u = e.usage?;
+                Some((
+                    e.name.as_str(),
+                    u64::from(u.input_tokens),
+                    u64::from(u.output_tokens),
+                ))
+            });
+        let cost = crate::llm::pricing::usage_cost(&config, &record.agent, calls);
         format::timeline(&record, &entries, full, cost, &mut out)?;
     }
     Ok(0)
@@ -287,108 +297,6 @@ fn upgrade_runs(cli: &Cli, args: &UpgradeArgs) -> anyhow::Result<u8> {
     upgrade(journal, run.as_deref(), agent.as_deref(), to, json)
 }
 
-fn approve(cli: &Cli, args: &ApproveArgs) -> anyhow::Result<u8> {
-    let ApproveArgs {
-        ref run,
-        ref note,
-        ref details,
-        ref by,
-    } = *args;
-    let answer = serde_json::json!({
-        "decision": "approved",
-        "details": details,
-        "note": note,
-        "by": who(by.as_deref()),
-        "at_ms": now_ms(),
-    });
-    answer_wait(
-        cli,
-        run,
-        crate::journal::EntryKind::Approval,
-        None,
-        answer,
-        "approved",
-    )
-}
-
-fn reject(cli: &Cli, args: &RejectArgs) -> anyhow::Result<u8> {
-    let RejectArgs {
-        ref run,
-        ref reason,
-        ref by,
-    } = *args;
-    let answer = serde_json::json!({
-        "decision": "rejected",
-        "reason": reason,
-        "by": who(by.as_deref()),
-        "at_ms": now_ms(),
-    });
-    answer_wait(
-        cli,
-        run,
-        crate::journal::EntryKind::Approval,
-        None,
-        answer,
-        "rejected",
-    )
-}
-
-fn signal(cli: &Cli, args: &SignalArgs) -> anyhow::Result<u8> {
-    let SignalArgs {
-        ref run,
-        ref name,
-        ref data,
-        ref by,
-    } = *args;
-    if let Some(data) = data {
-        serde_json::from_str::<serde_json::Value>(data)
-            .map_err(|e| anyhow!("--data is not valid JSON: {e}"))?;
-    }
-    let answer = serde_json::json!({
-        "payload": data,
-        "by": who(by.as_deref()),
-        "at_ms": now_ms(),
-    });
-    answer_wait(
-        cli,
-        run,
-        crate::journal::EntryKind::Signal,
-        Some(name),
-        answer,
-        "delivered",
-    )
-}
-
-fn resolve_run(cli: &Cli, args: &ResolveArgs) -> anyhow::Result<u8> {
-    let ResolveArgs {
-        ref run,
-        retry,
-        ref result,
-        fail,
-        ref reason,
-    } = *args;
-    let config = Config::load(cli.config.as_deref())?;
-    let journal = open_journal(cli.db.as_deref(), &config, false)?;
-    resolve(
-        &*journal,
-        run,
-        retry,
-        result.as_deref(),
-        fail,
-        reason.as_deref(),
-    )
-}
-
-fn cancel(cli: &Cli, args: &CancelArgs) -> anyhow::Result<u8> {
-    let CancelArgs {
-        ref run,
-        ref reason,
-    } = *args;
-    let config = Config::load(cli.config.as_deref())?;
-    let journal = open_journal(cli.db.as_deref(), &config, false)?;
-    super::maintenance::cancel(&*journal, run, reason.as_deref())
-}
-
 fn prune(cli: &Cli, args: &PruneArgs) -> anyhow::Result<u8> {
     let PruneArgs {
         older_than,
@@ -400,7 +308,8 @@ fn prune(cli: &Cli, args: &PruneArgs) -> anyhow::Result<u8> {
     } = *args;
     let config = Config::load(cli.config.as_deref())?;
     let journal = open_journal(cli.db.as_deref(), &config, false)?;
-    let request = super::maintenance::prune_request(older_than, status, force, dry_run)?;
+    let request = crate::control::retention::prune_request(older_than, status, force, dry_run)
+        .map_err(|e| anyhow!(e))?;
     super::maintenance::prune(&*journal, &request, vacuum, json)
 }
 

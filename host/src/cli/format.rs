@@ -170,6 +170,45 @@ pub fn timeline(
     let cut = |s: &str, n: usize| {
         if full { s.to_string() } else { shorten(s, n) }
     };
+    timeline_header(run, entries, &cut, out)?;
+    let (mut tokens_in, mut tokens_out, mut llm_calls, mut tool_calls) = (0u64, 0u64, 0, 0);
+    for e in entries {
+        if let Some(u) = e.usage {
+            tokens_in += u64::from(u.input_tokens);
+            tokens_out += u64::from(u.output_tokens);
+        }
+        match e.kind {
+            EntryKind::Llm => llm_calls += 1,
+            EntryKind::Tool => tool_calls += 1,
+            _ => {}
+        }
+        timeline_row(e, &cut, out)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} entries: {llm_calls} LLM calls ({tokens_in} input / {tokens_out} output tokens), {tool_calls} tool calls",
+        entries.len()
+    )?;
+    if let Some(cost) = cost {
+        writeln!(out, "cost: {cost:.6} (at the prices in relive.toml)")?;
+    }
+    if let Some(output) = &run.output {
+        writeln!(out, "output: {}", cut(output, 400))?;
+    }
+    if let Some(error) = &run.error {
+        writeln!(out, "error: {error}")?;
+    }
+    Ok(())
+}
+
+/// The run's header lines and the table's heading.
+fn timeline_header(
+    run: &RunRecord,
+    entries: &[Entry],
+    cut: &dyn Fn(&str, usize) -> String,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(
         out,
         "run {}  agent {}  status {}",
@@ -194,71 +233,52 @@ pub fn timeline(
         out,
         "{:>5}  {:<9}  {:<16}  {:<9}  {:>8}  {:>13}  request → response",
         "seq", "kind", "name", "state", "duration", "tokens in/out"
-    )?;
-    let (mut tokens_in, mut tokens_out, mut llm_calls, mut tool_calls) = (0u64, 0u64, 0, 0);
-    for e in entries {
-        let took = e
-            .finished_at_ms
-            .map(|f| duration(Duration::from_millis((f - e.started_at_ms).max(0) as u64)))
-            .unwrap_or_else(|| "-".into());
-        let tokens = e
-            .usage
-            .map(|u| {
-                tokens_in += u.input_tokens as u64;
-                tokens_out += u.output_tokens as u64;
-                format!("{}/{}", u.input_tokens, u.output_tokens)
-            })
-            .unwrap_or_default();
-        match e.kind {
-            EntryKind::Llm => llm_calls += 1,
-            EntryKind::Tool => tool_calls += 1,
-            _ => {}
-        }
-        let state = match (&e.state, &e.resolution) {
-            (EntryState::Started, Some(_)) => "resolved",
-            (EntryState::Started, None) => "started",
-            (EntryState::Completed, _) => "completed",
-        };
-        writeln!(
-            out,
-            "{:>5}  {:<9}  {:<16}  {:<9}  {:>8}  {:>13}  {} → {}",
-            e.seq,
-            e.kind.as_str(),
-            shorten(&e.name, 16),
-            state,
-            took,
-            tokens,
-            cut(&e.request, 60),
-            e.response
-                .as_deref()
-                .map(|r| cut(r, 80))
-                .unwrap_or_else(|| "…".into())
-        )?;
-        for a in &e.attempts {
-            writeln!(
-                out,
-                "{:>5}  ↻ attempt {} failed: {} (retried after {} ms)",
-                "",
-                a.attempt,
-                cut(&a.error, 120),
-                a.retry_in_ms
-            )?;
-        }
-    }
-    writeln!(out)?;
+    )
+}
+
+/// One entry of the timeline, with its failed attempts under it.
+fn timeline_row(
+    e: &Entry,
+    cut: &dyn Fn(&str, usize) -> String,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let took = e
+        .finished_at_ms
+        .map(|f| duration(Duration::from_millis((f - e.started_at_ms).max(0) as u64)))
+        .unwrap_or_else(|| "-".into());
+    let tokens = e
+        .usage
+        .map(|u| format!("{}/{}", u.input_tokens, u.output_tokens))
+        .unwrap_or_default();
+    let state = match (&e.state, &e.resolution) {
+        (EntryState::Started, Some(_)) => "resolved",
+        (EntryState::Started, None) => "started",
+        (EntryState::Completed, _) => "completed",
+    };
     writeln!(
         out,
-        "{} entries: {llm_calls} LLM calls ({tokens_in} input / {tokens_out} output tokens), {tool_calls} tool calls",
-        entries.len()
+        "{:>5}  {:<9}  {:<16}  {:<9}  {:>8}  {:>13}  {} → {}",
+        e.seq,
+        e.kind.as_str(),
+        shorten(&e.name, 16),
+        state,
+        took,
+        tokens,
+        cut(&e.request, 60),
+        e.response
+            .as_deref()
+            .map(|r| cut(r, 80))
+            .unwrap_or_else(|| "…".into())
     )?;
-    if let Some(cost) = cost {
-        writeln!(out, "cost: {cost:.6} (at the prices in relive.toml)")?;
-    }
-    if let Some(output) = &run.output {
-        writeln!(out, "output: {}", cut(output, 400))?;
-    }
-    if let Some(error) = &run.error {
-        writeln!(out, "error: {error}")?;
+    for a in &e.attempts {
+        writeln!(
+            out,
+            "{:>5}  ↻ attempt {} failed: {} (retried after {} ms)",
+            "",
+            a.attempt,
+            cut(&a.error, 120),
+            a.retry_in_ms
+        )?;
     }
     Ok(())
 }

@@ -23,7 +23,6 @@ mod new;
 mod versions;
 
 pub use format::timestamp;
-pub use maintenance::describe as describe_prune;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

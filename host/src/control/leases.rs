@@ -124,6 +124,18 @@ pub fn register(journal: &dyn Journal) -> Result<(), JournalError> {
     journal.register_instance(instance())
 }
 
+/// Frees the leases of dead relive processes on this machine (their runs
+/// become ready at once); returns how many.
+pub fn break_dead(journal: &dyn Journal) -> Result<usize, JournalError> {
+    let mut freed = 0;
+    for owner in journal.lease_owners()? {
+        if is_dead(journal, &owner) {
+            freed += journal.break_leases(&owner)?;
+        }
+    }
+    Ok(freed)
+}
+
 /// Takes the lease of `run_id` for this process: free, expired, ours, or
 /// held by a dead process on this machine. Otherwise says who holds it, or
 /// why the run cannot be claimed.

@@ -24,6 +24,8 @@ pub mod sqlite;
 mod waits;
 
 #[cfg(test)]
+mod claims_tests;
+#[cfg(test)]
 mod robustness_tests;
 #[cfg(test)]
 mod sqlite_tests;

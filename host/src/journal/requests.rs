@@ -20,7 +20,7 @@ pub struct NewRun {
     pub lease: Option<(String, std::time::Duration)>,
 }
 
-/// Who executes a run, until when (see `crate::control::leases`).
+/// Who executes a run, until when.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
     /// The owner's instance id.

@@ -56,28 +56,6 @@ pub fn cost(model: &ModelConfig, usage: Usage) -> Option<f64> {
     Prices::of(model).map(|prices| prices.cost(usage))
 }
 
-/// What a run's LLM calls cost at the configured prices; `None` when a
-/// model it used has no prices (or no LLM call was made).
-pub fn run_cost(
-    config: &crate::config::Config,
-    agent: &str,
-    entries: &[crate::journal::Entry],
-) -> Option<f64> {
-    let calls = entries
-        .iter()
-        .filter(|e| e.kind == crate::journal::EntryKind::Llm)
-        .filter_map(|e| {
-            e.usage.map(|u| {
-                (
-                    e.name.as_str(),
-                    u64::from(u.input_tokens),
-                    u64::from(u.output_tokens),
-                )
-            })
-        });
-    usage_cost(config, agent, calls)
-}
-
 /// What tokens cost at the configured prices, given per call or summed
 /// per model: `(model as the journal names it, input, output)`. Prices are
 /// linear, so sums cost what their parts do.

@@ -255,13 +255,7 @@ impl Runtime {
             recorder.timers = timers;
             recorder.interrupt = Some(self.interrupt.clone());
         }
-        let wasi = super::sandbox::wasi_ctx(run_id, recorder.replaying_flag());
-        let fuel = grants.limits.fuel;
-        let state = HostState::new(wasi, recorder, grants);
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_fuel(fuel)?;
-        store.fuel_async_yield_interval(Some(crate::config::limits::FUEL_YIELD_INTERVAL))?;
+        let mut store = self.store(run_id, recorder, grants)?;
         let result = match pre.instantiate_async(&mut store).await {
             Ok(agent) => agent.call_run(&mut store, input).await,
             Err(e) => Err(e),
@@ -272,37 +266,13 @@ impl Runtime {
             Ok(_) => recorder.finish().err(),
             Err(_) => None,
         });
-        let outcome = match (stop, result) {
-            (Some(Stop::Diverged(d)), _) => Outcome::Diverged(d),
-            (Some(Stop::Suspended(waiting)), _) => Outcome::Suspended(waiting),
-            (Some(Stop::Interrupted), _) => Outcome::Interrupted,
-            (Some(Stop::Budget(message) | Stop::Limit(message)), _) => {
-                Outcome::Failed { error: message }
-            }
-            (Some(stop @ Stop::Uncertain { .. }), _) => {
-                let Stop::Uncertain { seq, .. } = &stop else {
-                    unreachable!()
-                };
-                Outcome::Uncertain {
-                    seq: *seq,
-                    message: format!(
-                        "{stop}; decide with `relive resolve {run_id} --retry` (run it again), `--result JSON` (supply its result) or `--fail`"
-                    ),
-                }
-            }
-            (Some(stop), _) => {
+        let outcome = match outcome_of(run_id, stop, result, store.data_mut()) {
+            Ok(outcome) => outcome,
+            Err(stop) => {
                 // The host could not do its part (journal I/O, damaged
                 // entries): the run is left as it was, to be resumed.
                 return Err(anyhow!(stop).context(format!("run {run_id} stopped")));
             }
-            (None, Ok(Ok(output))) => Outcome::Completed { output },
-            (None, Ok(Err(error))) => Outcome::Failed { error },
-            (None, Err(trap)) => Outcome::Failed {
-                error: match store.data_mut().limiter.refused.take() {
-                    Some(refused) => refused,
-                    None => describe_trap(&trap, &store.data().grants.limits),
-                },
-            },
         };
         Ok(RunReport {
             run_id: run_id.to_string(),
@@ -311,6 +281,61 @@ impl Runtime {
             elapsed: begun.elapsed(),
         })
     }
+
+    /// A store for one execution: the run's host state, its memory limiter
+    /// and its fuel.
+    fn store(
+        &self,
+        run_id: &str,
+        recorder: Recorder,
+        grants: crate::imports::Grants,
+    ) -> anyhow::Result<Store<HostState>> {
+        let wasi = super::sandbox::wasi_ctx(run_id, recorder.replaying_flag());
+        let fuel = grants.limits.fuel;
+        let mut store = Store::new(&self.engine, HostState::new(wasi, recorder, grants));
+        store.limiter(|s| &mut s.limiter);
+        store.set_fuel(fuel)?;
+        store.fuel_async_yield_interval(Some(crate::config::limits::FUEL_YIELD_INTERVAL))?;
+        Ok(store)
+    }
+}
+
+/// How an execution ended, from why the host stopped it (if it did) and
+/// what the guest returned; `Err` when the host could not do its part.
+fn outcome_of(
+    run_id: &str,
+    stop: Option<Stop>,
+    result: wasmtime::Result<Result<String, String>>,
+    state: &mut HostState,
+) -> Result<Outcome, Stop> {
+    Ok(match (stop, result) {
+        (Some(Stop::Diverged(d)), _) => Outcome::Diverged(d),
+        (Some(Stop::Suspended(waiting)), _) => Outcome::Suspended(waiting),
+        (Some(Stop::Interrupted), _) => Outcome::Interrupted,
+        (Some(Stop::Budget(message) | Stop::Limit(message)), _) => {
+            Outcome::Failed { error: message }
+        }
+        (Some(stop @ Stop::Uncertain { .. }), _) => {
+            let Stop::Uncertain { seq, .. } = &stop else {
+                unreachable!()
+            };
+            Outcome::Uncertain {
+                seq: *seq,
+                message: format!(
+                    "{stop}; decide with `relive resolve {run_id} --retry` (run it again), `--result JSON` (supply its result) or `--fail`"
+                ),
+            }
+        }
+        (Some(stop), _) => return Err(stop),
+        (None, Ok(Ok(output))) => Outcome::Completed { output },
+        (None, Ok(Err(error))) => Outcome::Failed { error },
+        (None, Err(trap)) => Outcome::Failed {
+            error: match state.limiter.refused.take() {
+                Some(refused) => refused,
+                None => describe_trap(&trap, &state.grants.limits),
+            },
+        },
+    })
 }
 
 /// A guest trap in words, naming the limit when one was hit.

@@ -158,20 +158,11 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 async fn prune_every_hour(journal: Arc<dyn Journal>, age: Duration) {
     loop {
         let j = journal.clone();
-        let request = crate::journal::PruneRequest {
-            updated_before_ms: now_ms()
-                .saturating_sub(age.as_millis().min(i64::MAX as u128) as i64),
-            statuses: crate::journal::RunStatus::ALL
-                .into_iter()
-                .filter(|s| s.is_final())
-                .collect(),
-            force: false,
-            dry_run: false,
-        };
+        let request = crate::control::retention::finished_older_than(age);
         match tokio::task::spawn_blocking(move || j.prune(&request)).await {
             Ok(Ok(report)) if report.runs > 0 || report.blobs > 0 => eprintln!(
                 "relive: retention: {}",
-                crate::cli::describe_prune(&report, false)
+                crate::control::retention::describe(&report, false)
             ),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => eprintln!("relive: warning: retention prune failed: {e}"),
@@ -309,16 +300,10 @@ impl Service {
             .map_err(|e| JournalError::Other(format!("reading the new run failed: {e}")))?
     }
 
-    /// Frees the leases of dead relive processes on this host, so that
+    /// Frees the leases of dead relive processes on this machine, so that
     /// their runs are recovered now rather than when the leases expire.
     fn break_dead_leases(&self) -> Result<usize, JournalError> {
-        let mut freed = 0;
-        for owner in self.journal.lease_owners()? {
-            if crate::control::leases::is_dead(self.journal.as_ref(), &owner) {
-                freed += self.journal.break_leases(&owner)?;
-            }
-        }
-        Ok(freed)
+        crate::control::leases::break_dead(self.journal.as_ref())
     }
 
     pub fn is_active(&self, run_id: &str) -> bool {
@@ -514,20 +499,15 @@ impl Service {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             owner = Some(crate::control::leases::me().to_string());
-        } else if let Ok(Some(lease)) = self.journal.lease(&run.id)
-            && crate::control::leases::is_dead(self.journal.as_ref(), &lease.owner)
-        {
-            owner = Some(lease.owner);
         }
-        let error = format!(
-            "cancelled by an operator{}",
-            reason.map(|r| format!(": {r}")).unwrap_or_default()
-        );
-        self.journal
-            .cancel(&run.id, error, owner.as_deref())
-            .wait()
-            .await
-            .map_err(|e| e.to_string())?;
+        let journal = self.journal.clone();
+        let (id, reason) = (run.id.clone(), reason.map(str::to_string));
+        tokio::task::spawn_blocking(move || {
+            crate::control::answers::cancel(&*journal, &id, reason.as_deref(), owner.as_deref())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
         self.publish_status(&run.id);
         Ok(())
     }

@@ -84,21 +84,7 @@ impl CommandTool {
 
     async fn run(&self, ctx: &ToolContext, arguments: &str) -> Result<String, ToolError> {
         let failed = |message: String| ToolError::Failed(format!("tool `{}` {message}", self.name));
-        let mut command = tokio::process::Command::new(&self.program);
-        command
-            .args(&self.args)
-            .current_dir(&self.workdir)
-            .env("RELIVE_RUN_ID", &ctx.run_id)
-            .env("RELIVE_SEQ", ctx.seq.to_string())
-            .env("RELIVE_IDEMPOTENCY_KEY", &ctx.idempotency_key)
-            .env("RELIVE_TOOL", &self.name)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        #[cfg(unix)]
-        command.process_group(0);
-        let mut child = command.spawn().map_err(|e| {
+        let mut child = self.command(ctx).spawn().map_err(|e| {
             failed(format!(
                 "could not start {}: {e} (check `command` under [tools.{}])",
                 self.program.display(),
@@ -169,16 +155,27 @@ impl CommandTool {
                 quote_tail(&err, err_len)
             )));
         }
-        let text =
-            String::from_utf8(out).map_err(|_| failed("wrote output that is not UTF-8".into()))?;
-        let text = text.trim();
-        serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
-            failed(format!(
-                "wrote output that is not JSON ({e}): {}",
-                crate::engine::shorten(text, 200)
-            ))
-        })?;
-        Ok(text.to_string())
+        json_result(out).map_err(failed)
+    }
+
+    /// The tool's program, its environment and its pipes, in a process
+    /// group of its own.
+    fn command(&self, ctx: &ToolContext) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.program);
+        command
+            .args(&self.args)
+            .current_dir(&self.workdir)
+            .env("RELIVE_RUN_ID", &ctx.run_id)
+            .env("RELIVE_SEQ", ctx.seq.to_string())
+            .env("RELIVE_IDEMPOTENCY_KEY", &ctx.idempotency_key)
+            .env("RELIVE_TOOL", &self.name)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        command.process_group(0);
+        command
     }
 }
 
@@ -283,6 +280,19 @@ impl Tool for CommandTool {
     ) -> BoxFuture<'a, Result<String, ToolError>> {
         Box::pin(self.run(ctx, arguments))
     }
+}
+
+/// A tool's stdout as its result: UTF-8 JSON, trimmed; else the reason.
+fn json_result(out: Vec<u8>) -> Result<String, String> {
+    let text = String::from_utf8(out).map_err(|_| "wrote output that is not UTF-8".to_string())?;
+    let text = text.trim();
+    serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
+        format!(
+            "wrote output that is not JSON ({e}): {}",
+            super::shorten(text, 200)
+        )
+    })?;
+    Ok(text.to_string())
 }
 
 #[cfg(test)]

@@ -90,3 +90,12 @@ pub trait Tool: Send + Sync {
         arguments: &'a str,
     ) -> BoxFuture<'a, Result<String, ToolError>>;
 }
+
+/// Cuts `text` to `max` characters for a message, marking the cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}… ({} bytes)", text.len())
+}

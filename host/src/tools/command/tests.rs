@@ -177,7 +177,7 @@ async fn a_megabyte_on_stderr_is_drained_not_stalled_into_a_timeout() {
     assert!(
         err.contains("the real cause"),
         "{}",
-        crate::engine::shorten(&err, 300)
+        crate::tools::shorten(&err, 300)
     );
     assert!(err.len() < 4096, "{} bytes", err.len());
 }

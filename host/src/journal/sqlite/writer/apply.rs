@@ -3,8 +3,8 @@
 
 use super::{LeaseAnswer, LeaseOp, Op};
 use crate::journal::{
-    Completion, Entry, EntryKind, Fence, JournalError, Resolution, ResolveRequest, RunStatus,
-    StatusChange, blobs, now_ms,
+    Completion, Entry, EntryKind, Fence, JournalError, NewRun, Resolution, ResolveRequest,
+    RunRecord, RunStatus, StatusChange, blobs, now_ms,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -18,57 +18,8 @@ pub(super) fn apply(conn: &Connection, op: &Op) -> Result<()> {
             )?
             .execute(params![digest, bytes.len() as i64, bytes, now_ms()])?;
         }
-        Op::CreateRun(run) => {
-            let now = now_ms();
-            let (owner, expires, generation) = match &run.lease {
-                Some((owner, ttl)) => (Some(owner.as_str()), Some(now + ttl.as_millis() as i64), 1),
-                None => (None, None, 0),
-            };
-            conn.prepare_cached(
-                "INSERT INTO runs (id, agent, component_digest, input, status, config_path, created_at,
-                                   updated_at, lease_owner, lease_expires_at, lease_generation, ready_at, policy)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6, ?7, ?8, ?9, ?6, ?10)",
-            )?
-            .execute(params![
-                run.id,
-                run.agent,
-                run.component_digest,
-                run.input,
-                run.config_path,
-                now,
-                owner,
-                expires,
-                generation,
-                run.policy.as_ref().map(|p| p.to_string()),
-            ])?;
-        }
-        Op::Import { run, entries } => {
-            // An unfinished run is ready at once, so `relive serve` picks
-            // it up like any other.
-            conn.prepare_cached(
-                "INSERT INTO runs (id, agent, component_digest, input, status, output, error, config_path,
-                                   created_at, updated_at, policy, ready_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
-                         CASE WHEN ?5 IN ('running', 'suspended') THEN ?12 END)",
-            )?
-            .execute(params![
-                run.id,
-                run.agent,
-                run.component_digest,
-                run.input,
-                run.status.as_str(),
-                run.output,
-                run.error,
-                run.config_path,
-                run.created_at_ms,
-                run.updated_at_ms,
-                run.policy.as_ref().map(|p| p.to_string()),
-                now_ms(),
-            ])?;
-            for entry in entries {
-                insert_entry(conn, &run.id, entry)?;
-            }
-        }
+        Op::CreateRun(run) => create_run(conn, run)?,
+        Op::Import { run, entries } => import(conn, run, entries)?,
         Op::SetComponent { fence, digest } => {
             check_fence(conn, fence)?;
             conn.execute(
@@ -155,6 +106,62 @@ fn lease(conn: &Connection, op: &LeaseOp) -> Result<LeaseAnswer> {
             LeaseAnswer::Nothing
         }
     })
+}
+
+fn create_run(conn: &Connection, run: &NewRun) -> Result<()> {
+    let now = now_ms();
+    let (owner, expires, generation) = match &run.lease {
+        Some((owner, ttl)) => (Some(owner.as_str()), Some(now + ttl.as_millis() as i64), 1),
+        None => (None, None, 0),
+    };
+    conn.prepare_cached(
+        "INSERT INTO runs (id, agent, component_digest, input, status, config_path, created_at,
+                           updated_at, lease_owner, lease_expires_at, lease_generation, ready_at, policy)
+         VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6, ?7, ?8, ?9, ?6, ?10)",
+    )?
+    .execute(params![
+        run.id,
+        run.agent,
+        run.component_digest,
+        run.input,
+        run.config_path,
+        now,
+        owner,
+        expires,
+        generation,
+        run.policy.as_ref().map(|p| p.to_string()),
+    ])?;
+    Ok(())
+}
+
+/// A run and its entries from a journal file, as they are.
+fn import(conn: &Connection, run: &RunRecord, entries: &[Entry]) -> Result<()> {
+    // An unfinished run is ready at once, so `relive serve` picks
+    // it up like any other.
+    conn.prepare_cached(
+        "INSERT INTO runs (id, agent, component_digest, input, status, output, error, config_path,
+                           created_at, updated_at, policy, ready_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                 CASE WHEN ?5 IN ('running', 'suspended') THEN ?12 END)",
+    )?
+    .execute(params![
+        run.id,
+        run.agent,
+        run.component_digest,
+        run.input,
+        run.status.as_str(),
+        run.output,
+        run.error,
+        run.config_path,
+        run.created_at_ms,
+        run.updated_at_ms,
+        run.policy.as_ref().map(|p| p.to_string()),
+        now_ms(),
+    ])?;
+    for entry in entries {
+        insert_entry(conn, &run.id, entry)?;
+    }
+    Ok(())
 }
 
 /// Refuses a write by a process whose claim of the run is not the latest.

@@ -1,1 +1,0 @@
-//! The scheduler's decisions: which ready runs to claim.
