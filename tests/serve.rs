@@ -139,6 +139,17 @@ pub fn example(name: &str) -> Scratch {
         .lines()
         .map(|l| {
             if l.starts_with("component = ") {
+                // Each agent's own component, built from source.
+                let stem = l
+                    .rsplit('/')
+                    .next()
+                    .and_then(|f| f.strip_suffix(".wasm\""))
+                    .unwrap_or(name);
+                let wasm = if stem == name {
+                    wasm.clone()
+                } else {
+                    guest(stem)
+                };
                 format!("component = \"{}\"", wasm.display())
             } else {
                 l.to_string()
@@ -146,6 +157,12 @@ pub fn example(name: &str) -> Scratch {
         })
         .collect::<Vec<_>>()
         .join("\n");
+    // Examples that use another example's files (the dispatcher and the
+    // planner use the researcher's) reach them in the repository.
+    let config = config.replace(
+        "\"../",
+        &format!("\"{}/", root().join("examples").display()),
+    );
     std::fs::write(scratch.file("relive.toml"), config + "\n").unwrap();
     scratch
 }

@@ -1,6 +1,7 @@
 //! Unit tests of [`AgentLoop`] against a scripted fake host.
 
 use super::*;
+use crate::agents::AgentError;
 use crate::llm::{ChatResponse, LlmError, Role, Usage};
 use crate::tools::ToolError;
 use std::collections::VecDeque;
@@ -12,6 +13,8 @@ struct FakeHost {
     tools: Vec<ToolSpec>,
     requests: Vec<ChatRequest>,
     tool_calls: Vec<(String, String)>,
+    batches: Vec<usize>,
+    spawned: Vec<(String, String)>,
     logs: Vec<(Level, String)>,
     lists: usize,
 }
@@ -24,12 +27,33 @@ impl Host for FakeHost {
             .expect("the loop asked the model more often than scripted")
     }
 
-    fn call_tool(&mut self, name: &str, arguments: &str) -> Result<String, ToolError> {
-        self.tool_calls.push((name.into(), arguments.into()));
-        match name {
-            "search" => Ok(format!("{{\"echo\":{arguments}}}")),
-            _ => Err(ToolError::NotFound(name.into())),
+    fn call_tools(&mut self, calls: &[(String, String)]) -> Vec<Result<String, ToolError>> {
+        self.batches.push(calls.len());
+        calls
+            .iter()
+            .map(|(name, arguments)| {
+                self.tool_calls.push((name.clone(), arguments.clone()));
+                match name.as_str() {
+                    "search" => Ok(format!("{{\"echo\":{arguments}}}")),
+                    _ => Err(ToolError::NotFound(name.clone())),
+                }
+            })
+            .collect()
+    }
+
+    fn spawn_agent(&mut self, agent: &str, input: &str) -> Result<String, AgentError> {
+        self.spawned.push((agent.into(), input.into()));
+        match agent {
+            "researcher" => Ok(format!("child-{}", self.spawned.len())),
+            _ => Err(AgentError::Denied(format!("may not start {agent}"))),
         }
+    }
+
+    fn join_agents(&mut self, children: &[String]) -> Vec<Result<String, AgentError>> {
+        children
+            .iter()
+            .map(|c| Ok(format!("answer of {c}")))
+            .collect()
     }
 
     fn list_tools(&mut self) -> Vec<ToolSpec> {
@@ -217,4 +241,67 @@ fn a_truncated_answer_is_returned_with_a_warning() {
     let out = AgentLoop::new("sys").run_on(&mut host, "q");
     assert_eq!(out.as_deref(), Ok("partial"));
     assert!(host.logs.iter().any(|(l, _)| *l == Level::Warn));
+}
+
+#[test]
+fn a_turns_tool_calls_go_in_one_batch_in_order() {
+    let mut fake = host(vec![
+        asks_for(&[
+            ("c1", "search", "{\"q\":1}"),
+            ("c2", "nope", "{}"),
+            ("c3", "search", "{\"q\":3}"),
+        ]),
+        answer("done"),
+    ]);
+    let answer = AgentLoop::new("sys").run_on(&mut fake, "hi").unwrap();
+    assert_eq!(answer, "done");
+    assert_eq!(fake.batches, vec![3], "one batch of three");
+    let results: Vec<&str> = fake.requests[1]
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::Tool)
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(results.len(), 3);
+    assert!(
+        results[0].contains("\"q\":1") && results[2].contains("\"q\":3"),
+        "{results:?}"
+    );
+    assert!(results[1].starts_with("error: not found"), "{results:?}");
+}
+
+#[test]
+fn sub_agents_are_tools_and_a_handoff_ends_the_loop() {
+    let mut fake = host(vec![
+        asks_for(&[
+            ("a", "agent_researcher", "{\"input\":\"topic one\"}"),
+            ("b", "search", "{}"),
+        ]),
+        asks_for(&[("h", "handoff_researcher", "{\"input\":\"write it up\"}")]),
+    ]);
+    let agent = AgentLoop::new("sys")
+        .agent("researcher", "researches a topic")
+        .handoff("researcher", "writes the final answer");
+    let answer = agent.run_on(&mut fake, "hi").unwrap();
+    assert_eq!(answer, "answer of child-2");
+    assert_eq!(
+        fake.spawned,
+        vec![
+            ("researcher".to_string(), "topic one".to_string()),
+            ("researcher".to_string(), "write it up".to_string())
+        ]
+    );
+    let offered: Vec<&str> = fake.requests[0]
+        .tools
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert!(offered.contains(&"agent_researcher") && offered.contains(&"handoff_researcher"));
+    let first_results: Vec<&str> = fake.requests[1]
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::Tool)
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(first_results[0], "answer of child-1");
 }

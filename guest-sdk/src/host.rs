@@ -5,6 +5,7 @@
 //! unit-tested natively against a fake host (the generated imports only work
 //! inside a component).
 
+use crate::agents::AgentError;
 use crate::llm::{ChatRequest, ChatResponse, LlmError, ToolSpec};
 use crate::log::Level;
 use crate::tools::ToolError;
@@ -12,7 +13,10 @@ use crate::tools::ToolError;
 /// The host services the SDK's own logic uses.
 pub(crate) trait Host {
     fn chat(&mut self, request: &ChatRequest) -> Result<ChatResponse, LlmError>;
-    fn call_tool(&mut self, name: &str, arguments: &str) -> Result<String, ToolError>;
+    /// Several tool calls at once, one result each, in order.
+    fn call_tools(&mut self, calls: &[(String, String)]) -> Vec<Result<String, ToolError>>;
+    fn spawn_agent(&mut self, agent: &str, input: &str) -> Result<String, AgentError>;
+    fn join_agents(&mut self, children: &[String]) -> Vec<Result<String, AgentError>>;
     fn list_tools(&mut self) -> Vec<ToolSpec>;
     fn log(&mut self, level: Level, message: &str);
 }
@@ -25,8 +29,16 @@ impl Host for Imports {
         crate::llm::chat(request)
     }
 
-    fn call_tool(&mut self, name: &str, arguments: &str) -> Result<String, ToolError> {
-        crate::tools::call_json(name, arguments)
+    fn call_tools(&mut self, calls: &[(String, String)]) -> Vec<Result<String, ToolError>> {
+        crate::tools::call_batch(calls)
+    }
+
+    fn spawn_agent(&mut self, agent: &str, input: &str) -> Result<String, AgentError> {
+        crate::agents::spawn(agent, input)
+    }
+
+    fn join_agents(&mut self, children: &[String]) -> Vec<Result<String, AgentError>> {
+        crate::agents::join(children)
     }
 
     fn list_tools(&mut self) -> Vec<ToolSpec> {

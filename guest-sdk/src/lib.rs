@@ -52,6 +52,7 @@
 pub mod bindings;
 
 mod agent_loop;
+pub mod agents;
 mod host;
 pub mod llm;
 pub mod log;

@@ -34,6 +34,12 @@ pub fn chat(request: &ChatRequest) -> Result<ChatResponse, LlmError> {
     crate::bindings::relive::agent::llm::chat(request)
 }
 
+/// Sends several requests at once: the host runs them concurrently and
+/// journals them in the order given. One answer per request, in order.
+pub fn chat_batch(requests: &[ChatRequest]) -> Vec<Result<ChatResponse, LlmError>> {
+    crate::bindings::relive::agent::llm::chat_batch(requests)
+}
+
 impl Message {
     fn plain(role: Role, content: impl Into<String>) -> Message {
         Message {

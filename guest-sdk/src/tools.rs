@@ -51,6 +51,14 @@ pub fn call_json(name: &str, arguments: &str) -> Result<String, ToolError> {
     crate::bindings::relive::agent::tools::call(name, arguments)
 }
 
+/// Calls several tools at once: `(name, arguments)` pairs, each arguments a
+/// JSON document. The host runs them concurrently and journals them in the
+/// order given, so a replay is the same whatever order they finished in.
+/// One result per call, in order.
+pub fn call_batch(calls: &[(String, String)]) -> Vec<Result<String, ToolError>> {
+    crate::bindings::relive::agent::tools::call_batch(calls)
+}
+
 /// The tools granted to this agent, as they can be offered to the model.
 pub fn list() -> Vec<ToolSpec> {
     crate::bindings::relive::agent::tools::list()

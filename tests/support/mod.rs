@@ -56,6 +56,9 @@ pub fn guest(name: &str) -> PathBuf {
                 "waiter",
                 "approver",
                 "mixed",
+                "tree",
+                "dispatcher",
+                "planner",
             ],
             None,
         );

@@ -149,6 +149,7 @@ impl RawJournal {
                     input: "{}".into(),
                     config_path: None,
                     policy: None,
+                    parent: None,
                     lease: None,
                 })
                 .wait_blocking()?;

@@ -96,7 +96,15 @@ pub(super) fn resolve(cli: &Cli, args: &ResolveArgs) -> anyhow::Result<u8> {
 }
 
 pub(super) fn cancel(cli: &Cli, args: &CancelArgs) -> anyhow::Result<u8> {
-    let record = control::cancel(&*journal_of(cli)?, &args.run, args.reason.as_deref(), None)?;
-    eprintln!("relive: run {} cancelled", record.id);
+    let cancelled =
+        control::cancel_tree(&*journal_of(cli)?, &args.run, args.reason.as_deref(), None)?;
+    match cancelled.as_slice() {
+        [run] => eprintln!("relive: run {run} cancelled"),
+        [run, children @ ..] => eprintln!(
+            "relive: run {run} cancelled, with its child runs {}",
+            children.join(", ")
+        ),
+        [] => {}
+    }
     Ok(0)
 }

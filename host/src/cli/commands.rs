@@ -69,12 +69,20 @@ fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<u8> {
         input,
     };
     let started = std::sync::Mutex::new(None::<String>);
-    let report = until_interrupted(runtime.start(request, &config, observer, |id| {
-        *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
-        if !quiet {
-            eprintln!("relive: run {id} started (agent {name}, {shown})");
-        }
-    }))?;
+    let timers = crate::engine::TimerPolicy::Suspend;
+    let report = until_interrupted(async {
+        let report = runtime
+            .start(request, &config, observer.clone(), |id| {
+                *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
+                if !quiet {
+                    eprintln!("relive: run {id} started (agent {name}, {shown})");
+                }
+            })
+            .await?;
+        // The run's child runs execute here too, and the run goes on when
+        // they end.
+        runtime.drive_tree(report, &config, observer, timers).await
+    })?;
     let started = started.into_inner().unwrap_or_else(|p| p.into_inner());
     match report {
         Some(report) => finish(&report, json, quiet),
@@ -124,7 +132,13 @@ fn resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<u8> {
     } else {
         crate::engine::TimerPolicy::Wait
     };
-    match until_interrupted(runtime.resume(&record, &config, observer, timers))? {
+    let driven = async {
+        let report = runtime
+            .resume(&record, &config, observer.clone(), timers)
+            .await?;
+        runtime.drive_tree(report, &config, observer, timers).await
+    };
+    match until_interrupted(driven)? {
         Some(report) => finish(&report, json, quiet),
         None => interrupted(Some(&record.id)),
     }
@@ -134,6 +148,7 @@ fn runs(cli: &Cli, args: &RunsArgs) -> anyhow::Result<u8> {
     let RunsArgs {
         ref status,
         ref agent,
+        ref parent,
         limit,
         ref before,
         all,
@@ -158,11 +173,21 @@ fn runs(cli: &Cli, args: &RunsArgs) -> anyhow::Result<u8> {
     let query = RunQuery {
         status: filter,
         agent: agent.clone(),
+        // Top-level runs, each with its tree under it; or one run's children.
+        parent: Some(parent.clone().unwrap_or_default()),
         limit: if all { usize::MAX } else { limit.max(1) },
         before: before.clone(),
     };
-    let runs = journal.runs(&query)?;
-    let more = !all && runs.len() == query.limit;
+    let top = journal.runs(&query)?;
+    let more = !all && top.len() == query.limit;
+    let mut runs = Vec::new();
+    let mut depths = Vec::new();
+    for run in top {
+        let id = run.id.clone();
+        runs.push(run);
+        depths.push(0);
+        descendants(&*journal, &id, 1, &mut runs, &mut depths)?;
+    }
     let waits: Vec<Option<crate::journal::Waiting>> = runs
         .iter()
         .map(|r| {
@@ -190,7 +215,7 @@ fn runs(cli: &Cli, args: &RunsArgs) -> anyhow::Result<u8> {
         serde_json::to_writer_pretty(&mut out, &docs)?;
         writeln!(out)?;
     } else {
-        format::runs_table(&runs, &waits, &mut out)?;
+        format::runs_table(&runs, &depths, &waits, &mut out)?;
         if more && let Some(last) = runs.last() {
             eprintln!(
                 "relive: showing the newest {}; older ones with `relive runs --before {}`, or all with --all",
@@ -200,6 +225,30 @@ fn runs(cli: &Cli, args: &RunsArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Appends the child runs of `run` (and theirs), oldest first, with their
+/// depth in the tree.
+fn descendants(
+    journal: &dyn Journal,
+    run: &str,
+    depth: usize,
+    runs: &mut Vec<crate::journal::RunRecord>,
+    depths: &mut Vec<usize>,
+) -> anyhow::Result<()> {
+    let query = RunQuery {
+        parent: Some(run.to_string()),
+        ..RunQuery::default()
+    };
+    let mut children = crate::journal::all_runs_where(journal, query)?;
+    children.reverse();
+    for child in children {
+        let id = child.id.clone();
+        runs.push(child);
+        depths.push(depth);
+        descendants(journal, &id, depth + 1, runs, depths)?;
+    }
+    Ok(())
 }
 
 fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<u8> {
@@ -212,9 +261,19 @@ fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<u8> {
     let journal = open_journal(cli.db.as_deref(), &config, false)?;
     let record = journal.find_run(run)?;
     let entries = journal.entries(&record.id)?;
+    let mut children = Vec::new();
+    descendants(&*journal, &record.id, 1, &mut children, &mut Vec::new())?;
+    let children: Vec<_> = children
+        .into_iter()
+        .filter(|c| c.parent.as_deref() == Some(record.id.as_str()))
+        .collect();
     let mut out = std::io::stdout().lock();
     if json {
-        let doc = serde_json::json!({ "run": record, "entries": entries });
+        let children: Vec<_> = children
+            .iter()
+            .map(|c| serde_json::json!({ "id": c.id, "agent": c.agent, "status": c.status }))
+            .collect();
+        let doc = serde_json::json!({ "run": record, "entries": entries, "children": children });
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
@@ -231,6 +290,16 @@ fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<u8> {
             });
         let cost = crate::llm::pricing::usage_cost(&config, &record.agent, calls);
         format::timeline(&record, &entries, full, cost, &mut out)?;
+        if let Some(parent) = &record.parent {
+            writeln!(out, "started by run {parent} (`relive show {parent}`)")?;
+        }
+        for child in &children {
+            writeln!(
+                out,
+                "child run {} ({}): {}",
+                child.id, child.agent, child.status
+            )?;
+        }
     }
     Ok(0)
 }

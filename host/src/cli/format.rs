@@ -129,24 +129,44 @@ pub fn duration(d: Duration) -> String {
 
 pub use crate::journal::utc as timestamp;
 
+/// The runs, one line each; a child run indented under its parent by its
+/// depth in the tree.
 pub fn runs_table(
     runs: &[RunRecord],
+    depths: &[usize],
     waits: &[Option<crate::journal::Waiting>],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if runs.is_empty() {
         return writeln!(out, "no runs yet; start one with `relive run AGENT`");
     }
+    let ids: Vec<String> = runs
+        .iter()
+        .zip(depths)
+        .map(|(r, depth)| {
+            if *depth == 0 {
+                r.id.clone()
+            } else {
+                format!("{}└ {}", "  ".repeat(depth - 1), r.id)
+            }
+        })
+        .collect();
+    let width = ids
+        .iter()
+        .map(|i| i.chars().count())
+        .max()
+        .unwrap_or(10)
+        .max(10);
     writeln!(
         out,
-        "{:<10}  {:<16}  {:<10}  {:<19}  {:<19}  input",
+        "{:<width$}  {:<16}  {:<10}  {:<19}  {:<19}  input",
         "id", "agent", "status", "created (UTC)", "updated (UTC)"
     )?;
-    for (r, w) in runs.iter().zip(waits) {
+    for ((r, w), id) in runs.iter().zip(waits).zip(&ids) {
         writeln!(
             out,
-            "{:<10}  {:<16}  {:<10}  {:<19}  {:<19}  {}",
-            r.id,
+            "{:<width$}  {:<16}  {:<10}  {:<19}  {:<19}  {}",
+            id,
             shorten(&r.agent, 16),
             r.status.as_str(),
             timestamp(r.created_at_ms),
@@ -154,7 +174,7 @@ pub fn runs_table(
             shorten(&r.input.replace('\n', " "), 40)
         )?;
         if let Some(w) = w {
-            writeln!(out, "{:<10}  ↳ waiting for {w}", "")?;
+            writeln!(out, "{:<width$}  ↳ waiting for {w}", "")?;
         }
     }
     Ok(())

@@ -208,6 +208,10 @@ pub struct RunsArgs {
     /// Only runs of this agent.
     #[arg(long)]
     pub agent: Option<String>,
+    /// Only the child runs of this run (by default: top-level runs, each
+    /// with the runs it started under it).
+    #[arg(long, value_name = "RUN")]
+    pub parent: Option<String>,
     /// Most runs to list (the newest); `--before` pages on.
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub limit: usize,

@@ -104,6 +104,9 @@ pub struct AgentConfig {
     /// Tools the agent may call.
     #[serde(default)]
     pub tools: Vec<String>,
+    /// Agents this agent may start as child runs (`agents.call`/`spawn`).
+    #[serde(default)]
+    pub agents: Vec<String>,
     /// Most LLM tokens (input + output) one run may use; the run stops with
     /// an error when a call would go past it.
     pub budget_tokens: Option<u64>,
@@ -248,6 +251,16 @@ impl Config {
                     return Err(self.key_error(
                         format!("agents.{agent}.tools"),
                         format!("no tool named `{tool}`; define it under [tools.{tool}]"),
+                    ));
+                }
+            }
+            for child in &grants.agents {
+                if !self.agents.contains_key(child) {
+                    return Err(self.key_error(
+                        format!("agents.{agent}.agents"),
+                        format!(
+                            "no agent named `{child}`; define it under [agents.{child}] with its `component`"
+                        ),
                     ));
                 }
             }

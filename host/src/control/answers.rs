@@ -130,6 +130,47 @@ pub fn resolve(
     Ok((record, entry))
 }
 
+/// Cancels an unfinished run and every unfinished run under it (its child
+/// runs, theirs...). Returns the runs cancelled, the given one first. A
+/// descendant that cannot be cancelled (executed by another live process)
+/// is left, and named in the error after the others are cancelled.
+pub fn cancel_tree(
+    journal: &dyn Journal,
+    run: &str,
+    reason: Option<&str>,
+    owner: Option<&str>,
+) -> Result<Vec<String>, AnswerError> {
+    let record = cancel(journal, run, reason, owner)?;
+    let mut cancelled = vec![record.id.clone()];
+    let mut refused = Vec::new();
+    let mut queue = vec![record.id];
+    while let Some(parent) = queue.pop() {
+        let query = crate::journal::RunQuery {
+            parent: Some(parent.clone()),
+            ..crate::journal::RunQuery::default()
+        };
+        for child in crate::journal::all_runs_where(journal, query)? {
+            queue.push(child.id.clone());
+            if child.status.is_final() {
+                continue;
+            }
+            let why = format!("its parent run {parent} was cancelled");
+            match cancel(journal, &child.id, Some(&why), owner) {
+                Ok(_) => cancelled.push(child.id),
+                Err(e) => refused.push(format!("{}: {e}", child.id)),
+            }
+        }
+    }
+    if !refused.is_empty() {
+        return Err(AnswerError::Refused(format!(
+            "run {} was cancelled, but not all of its child runs: {}",
+            cancelled[0],
+            refused.join("; ")
+        )));
+    }
+    Ok(cancelled)
+}
+
 /// Cancels an unfinished run for good. `owner` is a lease holder whose
 /// lease does not protect the run (this process, after it stopped its own
 /// execution of the run); a lease held by a dead process on this machine

@@ -30,7 +30,7 @@ mod waits;
 pub use backlog::{JOURNAL_BACKLOG_BYTES, RUN_BACKLOG_BYTES, RUN_BACKLOG_HARD_BYTES};
 pub use divergence::{CallDescription, DIVERGENCE_HINT, Divergence, shorten};
 pub use events::{Event, Observer, Phase};
-pub use recorder::Recorder;
+pub use recorder::{BatchCall, BoxFuture, Recorder};
 pub use stop::Stop;
 
 /// Whether a call may reach the outside world.

@@ -16,6 +16,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// One call of a batch: what it is, and what it does live (given its
+/// journal position).
+pub struct BatchCall<'a> {
+    pub kind: EntryKind,
+    pub name: String,
+    pub request: String,
+    pub effect: Effect,
+    pub live: Option<Box<dyn FnOnce(u64) -> BoxFuture<'a, Completion> + Send + 'a>>,
+}
+
+/// A boxed future, for the calls of a batch.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where an external call stands against the journal.
+enum Planned {
+    Replayed(String),
+    Live { seq: u64, started: Option<Commit> },
+}
+
 /// Position and answers of one run's journal; lives in the store.
 pub struct Recorder {
     pub(super) run_id: String,
@@ -291,18 +310,113 @@ impl Recorder {
         F: FnOnce(u64) -> Fut,
         Fut: Future<Output = Completion>,
     {
+        match self.plan(kind, name, &request, effect)? {
+            Planned::Replayed(response) => Ok(response),
+            Planned::Live { seq, started } => {
+                if let Some(started) = started {
+                    started.wait().await?;
+                    self.committed();
+                }
+                self.run_live(seq, kind, name, &request, live).await
+            }
+        }
+    }
+
+    /// Several external calls at once (`chat-batch`, `call-batch`): each is
+    /// matched against the journal in the order given, exactly as if they
+    /// were made one after the other; the live ones run concurrently, and
+    /// their results are recorded at their own positions, so a replay is the
+    /// same whatever order they finished in. One result per call, in order.
+    pub async fn external_batch<'a>(
+        &mut self,
+        calls: Vec<BatchCall<'a>>,
+    ) -> Result<Vec<String>, Stop> {
+        let mut results: Vec<Option<String>> = Vec::with_capacity(calls.len());
+        let mut live = Vec::new();
+        let mut commits = Vec::new();
+        for (index, call) in calls.into_iter().enumerate() {
+            match self.plan(call.kind, &call.name, &call.request, call.effect)? {
+                Planned::Replayed(response) => results.push(Some(response)),
+                Planned::Live { seq, started } => {
+                    commits.extend(started);
+                    results.push(None);
+                    live.push((index, seq, call));
+                }
+            }
+        }
+        // Every request is committed before any of them leaves the host.
+        for commit in commits {
+            commit.wait().await?;
+        }
+        self.committed();
+        let begun = Instant::now();
+        for (_, seq, call) in &live {
+            self.emit(
+                *seq,
+                call.kind,
+                &call.name,
+                Phase::Started,
+                &call.request,
+                None,
+                None,
+                begun,
+            );
+        }
+        let futures = live.iter_mut().map(|(_, seq, call)| {
+            let run = call.live.take().expect("each call runs once");
+            run(*seq)
+        });
+        let completions = futures_util::future::join_all(futures).await;
+        let mut pending = Vec::with_capacity(completions.len());
+        for ((index, seq, call), completion) in live.iter().zip(completions) {
+            let response = completion.response.clone();
+            let usage = completion.usage;
+            self.charge(response.len() as u64)?;
+            let (journal, fence) = self.journal()?;
+            pending.push(journal.complete(fence, *seq, completion, Durability::Commit));
+            self.emit(
+                *seq,
+                call.kind,
+                &call.name,
+                Phase::Completed,
+                &call.request,
+                Some(&response),
+                usage,
+                begun,
+            );
+            results[*index] = Some(response);
+        }
+        // Every result is committed before the guest sees any of them.
+        for commit in pending {
+            commit.wait().await?;
+        }
+        self.committed();
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every call answered"))
+            .collect())
+    }
+
+    /// Where an external call stands against the journal: its recorded
+    /// answer, or the position it runs at live (with the commit of its new
+    /// `started` entry, when it had none).
+    fn plan(
+        &mut self,
+        kind: EntryKind,
+        name: &str,
+        request: &str,
+        effect: Effect,
+    ) -> Result<Planned, Stop> {
         if kind == EntryKind::Llm {
             self.llm_calls += 1;
         }
         let seq = self.cursor as u64;
-        if let Some(entry) = self.matching(kind, name, &request)? {
-            match entry.state {
-                EntryState::Completed => {
-                    return self.replayed(entry);
-                }
+        if let Some(entry) = self.matching(kind, name, request)? {
+            return match entry.state {
+                EntryState::Completed => self.replayed(entry).map(Planned::Replayed),
+                // An interrupted call ends the recorded answers.
                 EntryState::Started if self.mode == Mode::ReplayOnly => {
-                    // An interrupted call ends the recorded answers.
-                    return Err(journal_ended(seq, kind, name, request));
+                    Err(journal_ended(seq, kind, name, request.to_string()))
                 }
                 EntryState::Started => {
                     let retry_allowed = effect == Effect::Idempotent
@@ -317,12 +431,11 @@ impl Recorder {
                     // Interrupted by a crash and safe to repeat: run it again
                     // with the same idempotency key, then complete the entry.
                     self.advance();
-                    let response = self.run_live(seq, kind, name, &request, live).await?;
-                    return Ok(response);
+                    Ok(Planned::Live { seq, started: None })
                 }
-            }
+            };
         }
-        let entry = Entry::new(seq, kind, name, request.clone());
+        let entry = Entry::new(seq, kind, name, request.to_string());
         // The request is committed before it leaves the host, so that the
         // idempotency key it carries always names this request, even if a
         // crash follows; a non-idempotent effect must not start before its
@@ -334,11 +447,44 @@ impl Recorder {
                 Effect::Idempotent => Durability::Commit,
             },
         )?;
-        started.wait().await?;
-        self.committed();
         self.cursor += 1;
         self.replaying.store(false, Ordering::Relaxed);
-        self.run_live(seq, kind, name, &request, live).await
+        Ok(Planned::Live {
+            seq,
+            started: Some(started),
+        })
+    }
+
+    /// Tells the observer about a live call.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        seq: u64,
+        kind: EntryKind,
+        name: &str,
+        phase: Phase,
+        request: &str,
+        response: Option<&str>,
+        usage: Option<crate::journal::Usage>,
+        begun: Instant,
+    ) {
+        if let Some(observer) = &self.observer {
+            observer(&Event {
+                seq,
+                kind,
+                name: name.to_string(),
+                phase,
+                duration: if phase == Phase::Completed {
+                    begun.elapsed()
+                } else {
+                    Duration::ZERO
+                },
+                usage,
+                detail: response.unwrap_or(request).to_string(),
+                request: Some(request.to_string()),
+                response: response.map(str::to_string),
+            });
+        }
     }
 
     pub(super) async fn run_live<F, Fut>(

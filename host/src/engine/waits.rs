@@ -101,4 +101,69 @@ impl Recorder {
         self.committed();
         Ok(response)
     }
+
+    /// A wait for child runs (`agents.join`): replayed when answered; else
+    /// `check` says how the children ended — `Some(answer)` once every one
+    /// has, and the entry is completed with it — or the run is suspended
+    /// until they have (it is woken when one ends).
+    pub async fn await_children<F, Fut>(
+        &mut self,
+        request: String,
+        check: F,
+    ) -> Result<String, Stop>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<String>, Stop>>,
+    {
+        let seq = self.cursor as u64;
+        let entry = match self.matching(EntryKind::Join, "join", &request)? {
+            Some(entry) if entry.state == EntryState::Completed => {
+                return self.replayed(entry);
+            }
+            Some(_) if self.mode == super::Mode::ReplayOnly => {
+                return Err(super::divergence::journal_ended(
+                    seq,
+                    EntryKind::Join,
+                    "join",
+                    request,
+                ));
+            }
+            Some(entry) => {
+                self.advance();
+                entry
+            }
+            None => {
+                let entry = Entry::new(seq, EntryKind::Join, "join", request);
+                // Durable before the run is suspended: its children wake it.
+                self.append(entry.clone(), Durability::Sync)?.wait().await?;
+                self.committed();
+                self.cursor += 1;
+                self.replaying.store(false, Ordering::Relaxed);
+                entry
+            }
+        };
+        let Some(response) = check().await? else {
+            let waiting = Waiting::of(&entry).ok_or_else(|| Stop::Damaged {
+                seq,
+                message: "a join was recorded as something else".into(),
+            })?;
+            return Err(Stop::Suspended(waiting));
+        };
+        self.charge(response.len() as u64)?;
+        let (journal, fence) = self.journal()?;
+        journal
+            .complete(
+                fence,
+                seq,
+                Completion {
+                    response: response.clone(),
+                    ..Completion::default()
+                },
+                Durability::Commit,
+            )
+            .wait()
+            .await?;
+        self.committed();
+        Ok(response)
+    }
 }

@@ -15,8 +15,9 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::relive::agent::{
-    approval as wit_approval, llm as wit_llm, log as wit_log, patches as wit_patches,
-    signals as wit_signals, timers as wit_timers, tools as wit_tools, types as wit_types,
+    agents as wit_agents, approval as wit_approval, llm as wit_llm, log as wit_log,
+    patches as wit_patches, signals as wit_signals, timers as wit_timers, tools as wit_tools,
+    types as wit_types,
 };
 
 impl From<wit_types::Role> for llm::Role {

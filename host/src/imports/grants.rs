@@ -45,6 +45,7 @@ impl Grants {
                 limits: limits.to_config(),
                 budget_tokens: None,
                 budget_cost: None,
+                agents: Vec::new(),
             },
             limits,
         }

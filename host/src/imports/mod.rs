@@ -6,6 +6,7 @@
 //! policy), the [`Recorder`] (journal position), the WASI context, the
 //! limiter and the guest's clock.
 
+mod agents;
 mod approval;
 pub mod bindings;
 mod clocks;
@@ -21,6 +22,7 @@ mod signals;
 mod timers;
 mod tools;
 
+pub use agents::{Children, child_id};
 pub use grants::Grants;
 pub use limiter::GuestLimiter;
 pub use policy::{POLICY_VERSION, RunPolicy, ToolPolicy};
@@ -45,6 +47,9 @@ pub struct HostState {
     spent_tokens: u64,
     /// What those tokens cost, at the configured prices.
     spent_cost: f64,
+    /// Starts child runs and tells how they ended (`None`: this execution
+    /// cannot, as in a replay).
+    pub children: agents::ChildrenHandle,
 }
 
 impl HostState {
@@ -59,6 +64,7 @@ impl HostState {
             clock: GuestClock::default(),
             spent_tokens: 0,
             spent_cost: 0.0,
+            children: None,
         }
     }
 }

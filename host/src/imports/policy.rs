@@ -29,6 +29,9 @@ pub struct RunPolicy {
     pub budget_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_cost: Option<f64>,
+    /// Agents a run may start as child runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<String>,
 }
 
 /// How calls of one tool are journaled.
@@ -75,6 +78,11 @@ impl RunPolicy {
     /// Whether a call of `tool` is asked to a person first.
     pub fn needs_approval(&self, tool: &str) -> bool {
         self.tools.get(tool).is_some_and(|t| t.approval)
+    }
+
+    /// Whether a run may start `agent` as a child run.
+    pub fn may_start(&self, agent: &str) -> bool {
+        self.agents.iter().any(|a| a == agent)
     }
 
     /// Whether `tool` is idempotent under this policy, if it knows the tool.

@@ -3,7 +3,7 @@
 
 use super::bindings::{wit_tools, wit_types};
 use super::{HostState, decode, encode};
-use crate::engine::Effect;
+use crate::engine::{BatchCall, BoxFuture, Effect};
 use crate::journal::{ApprovalAnswer, Completion, EntryKind};
 use crate::llm::ToolSpec;
 use crate::tools::{ToolContext, ToolError};
@@ -14,14 +14,77 @@ impl wit_tools::Host for HostState {
         name: String,
         arguments: String,
     ) -> wasmtime::Result<Result<String, wit_tools::ToolError>> {
+        let call = self.prepare_tool(name, arguments).await?;
+        let (name, request, effect) = (call.name.clone(), call.request.clone(), call.effect);
+        let live = tool_live(self.recorder.run_id().to_string(), call);
+        let result = self
+            .recorder
+            .external(EntryKind::Tool, &name, request, effect, live)
+            .await;
+        let text = result.map_err(|stop| self.recorder.fail(stop))?;
+        self.answer_tool(&text)
+    }
+
+    async fn call_batch(
+        &mut self,
+        calls: Vec<(String, String)>,
+    ) -> wasmtime::Result<Vec<Result<String, wit_tools::ToolError>>> {
+        // The journal holds the calls in the order given, exactly as if they
+        // were made one by one. A call that needs a person's approval ends a
+        // group: the calls before it run (concurrently) before the approval
+        // is asked, so a run suspended on an approval never leaves a call
+        // started that did not run.
+        let mut texts = Vec::with_capacity(calls.len());
+        let mut group = Vec::new();
+        for (name, arguments) in calls {
+            if self.grants.policy.needs_approval(&name) && !group.is_empty() {
+                texts.extend(self.run_tools(std::mem::take(&mut group)).await?);
+            }
+            group.push(self.prepare_tool(name, arguments).await?);
+        }
+        texts.extend(self.run_tools(group).await?);
+        texts.iter().map(|text| self.answer_tool(text)).collect()
+    }
+    async fn list(&mut self) -> wasmtime::Result<Vec<wit_types::ToolSpec>> {
+        let specs = self.grants.tool_specs();
+        let text = self
+            .recorder
+            .local(EntryKind::ToolList, "list", "null".into(), || {
+                encode(&specs)
+            })
+            .map_err(|stop| self.recorder.fail(stop))?;
+        let specs: Vec<ToolSpec> = decode(&mut self.recorder, &text)?;
+        Ok(specs.into_iter().map(Into::into).collect())
+    }
+}
+
+/// One tool call, ready for the journal (approved, if it needed it).
+struct ToolCall {
+    name: String,
+    /// The arguments as the journal records them.
+    request: String,
+    arguments: String,
+    tool: Result<std::sync::Arc<dyn crate::tools::Tool>, ToolError>,
+    invalid: Option<serde_json::Error>,
+    effect: Effect,
+    max_result_bytes: usize,
+}
+
+impl HostState {
+    /// Checks a call's size, asks a person first when the run's policy says
+    /// so (a journaled wait; a rejection becomes the tool's error), and
+    /// decides whether it may run again after a crash.
+    async fn prepare_tool(
+        &mut self,
+        name: String,
+        arguments: String,
+    ) -> wasmtime::Result<ToolCall> {
         self.check_size("tools.call arguments", arguments.len())?;
         let mut tool = self.grants.tool(&name).cloned();
         let mut arguments = arguments;
         // Decided by the run's policy, not by whether the tool is granted
         // now: a replay asks the same approvals the run asked.
         if self.grants.policy.needs_approval(&name) {
-            // The operator wants a person to approve each call: ask first
-            // (a journaled wait); a rejection becomes the tool's error.
             let answer = self
                 .ask_approval(&format!("tool:{name}"), arguments.clone())
                 .await?;
@@ -50,51 +113,83 @@ impl wit_tools::Host for HostState {
         } else {
             encode(&arguments)
         };
-        let run_id = self.recorder.run_id().to_string();
-        let max_result_bytes = self.grants.limits.max_call_bytes;
-        let tool_name = name.clone();
-        let result = self
-            .recorder
-            .external(EntryKind::Tool, &name, request, effect, |seq| async move {
-                let outcome: Result<String, ToolError> = match tool {
-                    Err(e) => Err(e),
-                    Ok(tool) => {
-                        if let Some(e) = invalid {
-                            Err(ToolError::InvalidArguments(format!(
-                                "arguments of tool `{tool_name}` are not valid JSON: {e}"
-                            )))
-                        } else {
-                            let ctx = ToolContext {
-                                idempotency_key: crate::engine::idempotency_key(&run_id, seq),
-                                run_id,
-                                seq,
-                                max_result_bytes,
-                            };
-                            tool.call(&ctx, &arguments).await
-                        }
-                    }
-                };
-                Completion {
-                    response: encode(&outcome),
-                    ..Completion::default()
-                }
-            })
-            .await;
-        let text = result.map_err(|stop| self.recorder.fail(stop))?;
-        self.check_size("tools.call result", text.len())?;
-        let outcome: Result<String, ToolError> = decode(&mut self.recorder, &text)?;
-        Ok(outcome.map_err(Into::into))
+        Ok(ToolCall {
+            name,
+            request,
+            arguments,
+            tool,
+            invalid,
+            effect,
+            max_result_bytes: self.grants.limits.max_call_bytes,
+        })
     }
 
-    async fn list(&mut self) -> wasmtime::Result<Vec<wit_types::ToolSpec>> {
-        let specs = self.grants.tool_specs();
-        let text = self
-            .recorder
-            .local(EntryKind::ToolList, "list", "null".into(), || {
-                encode(&specs)
+    /// Runs a group of prepared calls at once (see `call_batch`).
+    async fn run_tools(&mut self, calls: Vec<ToolCall>) -> wasmtime::Result<Vec<String>> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let run_id = self.recorder.run_id().to_string();
+        let batch = calls
+            .into_iter()
+            .map(|call| {
+                let (name, request, effect) =
+                    (call.name.clone(), call.request.clone(), call.effect);
+                let live = tool_live(run_id.clone(), call);
+                BatchCall {
+                    kind: EntryKind::Tool,
+                    name,
+                    request,
+                    effect,
+                    live: Some(Box::new(move |seq| Box::pin(live(seq)))),
+                }
             })
-            .map_err(|stop| self.recorder.fail(stop))?;
-        let specs: Vec<ToolSpec> = decode(&mut self.recorder, &text)?;
-        Ok(specs.into_iter().map(Into::into).collect())
+            .collect();
+        self.recorder
+            .external_batch(batch)
+            .await
+            .map_err(|stop| self.recorder.fail(stop))
+    }
+
+    /// The guest's answer from a recorded tool response.
+    fn answer_tool(
+        &mut self,
+        text: &str,
+    ) -> wasmtime::Result<Result<String, wit_tools::ToolError>> {
+        self.check_size("tools.call result", text.len())?;
+        let outcome: Result<String, ToolError> = decode(&mut self.recorder, text)?;
+        Ok(outcome.map_err(Into::into))
+    }
+}
+
+/// What a tool call does live, given its journal position.
+fn tool_live(
+    run_id: String,
+    call: ToolCall,
+) -> impl FnOnce(u64) -> BoxFuture<'static, Completion> + Send + 'static {
+    move |seq| {
+        Box::pin(async move {
+            let outcome: Result<String, ToolError> = match call.tool {
+                Err(e) => Err(e),
+                Ok(_) if call.invalid.is_some() => Err(ToolError::InvalidArguments(format!(
+                    "arguments of tool `{}` are not valid JSON: {}",
+                    call.name,
+                    call.invalid.expect("checked")
+                ))),
+                Ok(tool) => {
+                    let ctx = ToolContext {
+                        idempotency_key: crate::engine::idempotency_key(&run_id, seq),
+                        run_id,
+                        seq,
+                        max_result_bytes: call.max_result_bytes,
+                    };
+                    tool.call(&ctx, &call.arguments).await
+                }
+            };
+            Completion {
+                response: encode(&outcome),
+                ..Completion::default()
+            }
+        })
     }
 }

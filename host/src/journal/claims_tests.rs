@@ -17,6 +17,7 @@ fn new_run(journal: &SqliteJournal, id: &str) {
             input: "in".into(),
             config_path: None,
             policy: None,
+            parent: None,
             lease: None,
         })
         .wait_blocking()
@@ -51,6 +52,7 @@ fn an_answer_before_the_suspended_status_keeps_the_run_ready() {
     let suspended = StatusChange::Suspended {
         seq: 0,
         until_ms: None,
+        children: Vec::new(),
     };
     j.set_status(&fence("r1"), suspended, Durability::Sync)
         .wait_blocking()
@@ -173,6 +175,7 @@ fn an_imported_unfinished_run_is_ready() {
             created_at_ms: 1,
             updated_at_ms: 1,
             policy: None,
+            parent: None,
         };
         j.import_run(run, vec![completed(0, "1")])
             .wait_blocking()

@@ -176,6 +176,7 @@ mod tests {
                 created_at_ms: 1,
                 updated_at_ms: 2,
                 policy: None,
+                parent: None,
             },
             entries: vec![e0, e1],
         }

@@ -41,8 +41,8 @@ pub use requests::{
     ResolveRequest, RunQuery, RunSummary, StatusChange,
 };
 pub use waits::{
-    AnswerJson, ApprovalAnswer, ApprovalRequest, SignalAnswer, SignalRequest, TimerAnswer,
-    TimerRequest, Waiting,
+    AnswerJson, ApprovalAnswer, ApprovalRequest, ChildResult, JoinAnswer, JoinRequest,
+    SignalAnswer, SignalRequest, SpawnAnswer, TimerAnswer, TimerRequest, Waiting,
 };
 
 use std::path::Path;
@@ -204,12 +204,24 @@ pub fn all_runs(
     journal: &dyn Journal,
     status: Option<RunStatus>,
 ) -> Result<Vec<RunRecord>, JournalError> {
+    all_runs_where(
+        journal,
+        RunQuery {
+            status,
+            ..RunQuery::default()
+        },
+    )
+}
+
+/// All runs `query` matches (its `limit` and `before` aside), newest
+/// first, read a page at a time.
+pub fn all_runs_where(
+    journal: &dyn Journal,
+    mut query: RunQuery,
+) -> Result<Vec<RunRecord>, JournalError> {
     let mut all = Vec::new();
-    let mut query = RunQuery {
-        status,
-        limit: 1000,
-        ..RunQuery::default()
-    };
+    query.limit = 1000;
+    query.before = None;
     loop {
         let page = journal.runs(&query)?;
         let full = page.len() == query.limit;

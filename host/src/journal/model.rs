@@ -33,10 +33,16 @@ pub enum EntryKind {
     /// `wasi:io/poll`: which of the guest's pollables were ready (its own
     /// sleeps and timers), so a replay answers at once instead of waiting.
     Poll,
+    /// `agents.spawn` (and the first half of `agents.call`): a child run
+    /// started.
+    Spawn,
+    /// `agents.join` (and the second half of `agents.call`): waits for
+    /// child runs to end.
+    Join,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 11] = [
+    pub const ALL: [EntryKind; 13] = [
         EntryKind::Llm,
         EntryKind::Tool,
         EntryKind::ToolList,
@@ -48,6 +54,8 @@ impl EntryKind {
         EntryKind::Signal,
         EntryKind::Patch,
         EntryKind::Poll,
+        EntryKind::Spawn,
+        EntryKind::Join,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +71,8 @@ impl EntryKind {
             EntryKind::Signal => "signal",
             EntryKind::Patch => "patch",
             EntryKind::Poll => "poll",
+            EntryKind::Spawn => "spawn",
+            EntryKind::Join => "join",
         }
     }
 
@@ -70,7 +80,7 @@ impl EntryKind {
     pub fn is_wait(self) -> bool {
         matches!(
             self,
-            EntryKind::Approval | EntryKind::Timer | EntryKind::Signal
+            EntryKind::Approval | EntryKind::Timer | EntryKind::Signal | EntryKind::Join
         )
     }
 
@@ -315,6 +325,9 @@ pub struct RunRecord {
     /// `None` for runs recorded before relive kept it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<serde_json::Value>,
+    /// The run that started this one (`agents.spawn`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 #[cfg(test)]

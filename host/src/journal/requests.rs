@@ -14,6 +14,8 @@ pub struct NewRun {
     pub config_path: Option<String>,
     /// The run's policy (see [`RunRecord::policy`]).
     pub policy: Option<serde_json::Value>,
+    /// The run that starts this one, for a child run.
+    pub parent: Option<String>,
     /// Held from creation by the process that will execute the run: the
     /// owner's instance id and how long the lease holds. The run's first
     /// [`Fence`] is `Fence::first(id)`.
@@ -66,8 +68,15 @@ pub enum StatusChange {
     /// Waiting for entry `seq` to be answered. Ready at `until_ms` (a timer,
     /// a signal's timeout), or at once if the entry was answered already
     /// (an answer that arrived while the run was suspending), else when an
-    /// answer arrives. The lease is given up.
-    Suspended { seq: u64, until_ms: Option<i64> },
+    /// answer arrives. The lease is given up. For a wait for child runs,
+    /// `children` lists them: if they have all ended by the time this is
+    /// written, the run is ready at once (a child that ended while the run
+    /// was suspending must not leave it waiting).
+    Suspended {
+        seq: u64,
+        until_ms: Option<i64>,
+        children: Vec<String>,
+    },
     /// Ended: completed, failed, diverged or uncertain. The lease is given up.
     Ended {
         status: RunStatus,
@@ -95,6 +104,8 @@ pub struct RunQuery {
     pub status: Option<RunStatus>,
     /// Only runs of this agent.
     pub agent: Option<String>,
+    /// Only the children of this run; `Some("")`: only top-level runs.
+    pub parent: Option<String>,
     /// Most runs returned.
     pub limit: usize,
     /// Only runs older than this one (its id): the cursor of the next page.

@@ -56,6 +56,7 @@ fn sample_file() -> Vec<u8> {
             created_at_ms: 1,
             updated_at_ms: 2,
             policy: None,
+            parent: None,
         },
         entries,
     };
@@ -124,6 +125,7 @@ fn database_reader_never_panics_on_damaged_files() {
             input: "i".into(),
             config_path: None,
             policy: None,
+            parent: None,
             lease: None,
         })
         .wait_blocking()

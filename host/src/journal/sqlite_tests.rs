@@ -19,6 +19,7 @@ fn new_run(journal: &SqliteJournal, id: &str) {
             input: "in".into(),
             config_path: None,
             policy: None,
+            parent: None,
             lease: None,
         })
         .wait_blocking()

@@ -42,6 +42,44 @@ pub struct ApprovalRequest {
     pub details: String,
 }
 
+/// The request of a join entry: the child runs it waits for.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct JoinRequest {
+    pub children: Vec<String>,
+}
+
+/// The answer to a join entry: how each child ended, in order, and what the
+/// children used (their own calls and their children's), which counts
+/// toward the parent's budgets.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JoinAnswer {
+    pub results: Vec<ChildResult>,
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cost: f64,
+}
+
+/// How one child ended.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum ChildResult {
+    Completed { child: String, output: String },
+    Failed { child: String, error: String },
+    Cancelled { child: String, error: String },
+}
+
+/// The answer to a spawn entry: the child's run id, or why it was not
+/// started.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SpawnAnswer {
+    Child(String),
+    Denied(String),
+}
+
 /// The answer to an approval entry, as `relive approve` / `reject` (or the
 /// API) record it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -110,6 +148,8 @@ pub trait AnswerJson: Serialize {
 impl AnswerJson for ApprovalAnswer {}
 impl AnswerJson for SignalAnswer {}
 impl AnswerJson for TimerAnswer {}
+impl AnswerJson for JoinAnswer {}
+impl AnswerJson for SpawnAnswer {}
 
 impl Waiting {
     /// What `entry` waits for, if it is an unanswered wait.
@@ -135,6 +175,12 @@ impl Waiting {
                             .saturating_add(i64::try_from(t).unwrap_or(i64::MAX))
                     }),
                 None,
+            ),
+            EntryKind::Join => (
+                None,
+                serde_json::from_str::<JoinRequest>(&entry.request)
+                    .ok()
+                    .map(|r| r.children.join(", ")),
             ),
             _ => (
                 None,
@@ -166,6 +212,9 @@ impl Waiting {
             EntryKind::Timer => format!(
                 "`relive resume {run}` continues it when the time comes (it waits until then), or now with `relive resume {run} --now`"
             ),
+            EntryKind::Join => format!(
+                "it goes on when its child runs end; `relive runs --parent {run}` lists them, `relive resume {run}` runs them here"
+            ),
             _ => format!(
                 "send it with `relive signal {run} {} [--data JSON]`, then `relive resume {run}`",
                 self.name
@@ -184,6 +233,11 @@ impl fmt::Display for Waiting {
                 write!(f, "signal `{}` (times out at {} UTC)", self.name, when(t))
             }
             (EntryKind::Signal, None) => write!(f, "signal `{}`", self.name),
+            (EntryKind::Join, _) => write!(
+                f,
+                "child runs {}",
+                self.details.as_deref().unwrap_or("(none)")
+            ),
             _ => write!(f, "{}", self.kind),
         }
     }

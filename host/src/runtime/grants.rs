@@ -46,6 +46,7 @@ pub fn build_grants(config: &Config, agent: &str) -> anyhow::Result<Grants> {
         limits: limits.to_config(),
         budget_tokens: grants.budget_tokens,
         budget_cost: grants.budget_cost,
+        agents: grants.agents.clone(),
     };
     Ok(Grants {
         agent: agent.to_string(),

@@ -21,6 +21,7 @@ use wasmtime::component::Linker;
 use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
 use wasmtime_wasi::p2::bindings::random::random;
 
+mod children;
 mod components;
 mod grants;
 mod replay;
@@ -103,6 +104,8 @@ struct Execution {
     grants: Grants,
     observer: Option<Observer>,
     mode: Mode,
+    /// The configuration child runs are started with (none in a replay).
+    config: Option<Arc<Config>>,
 }
 
 /// The engine, the linker and the journal.
@@ -118,6 +121,8 @@ pub struct Runtime {
     /// Grants built once per agent, when the configuration is fixed for
     /// the runtime's life (see [`Runtime::keep_grants`]).
     grants: Option<std::sync::Mutex<HashMap<String, Grants>>>,
+    /// Called when a run starts a child run, so a scheduler starts it at once.
+    child_wake: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Renews the leases of the runs this process executes.
     _leases: crate::control::leases::Keeper,
 }
@@ -142,6 +147,7 @@ impl Runtime {
             _leases: crate::control::leases::Keeper::start(journal.clone()),
             journal,
             components: Default::default(),
+            child_wake: None,
             interrupt: Default::default(),
             grants: None,
         })
@@ -170,6 +176,13 @@ impl Runtime {
             .unwrap_or_else(|p| p.into_inner())
             .insert(agent.to_string(), grants.clone());
         Ok(grants)
+    }
+
+    /// Calls `wake` whenever a run starts a child run (the service's
+    /// scheduler starts it at once instead of at its next poll).
+    pub fn on_child(mut self, wake: Arc<dyn Fn() + Send + Sync>) -> Runtime {
+        self.child_wake = Some(wake);
+        self
     }
 
     /// Stops every run of this runtime before its next host call: calls

@@ -30,6 +30,7 @@ impl Runtime {
                     grants: replay_grants(&file.run),
                     observer: None,
                     mode: Mode::ReplayOnly,
+                    config: None,
                 },
             )
             .await?;
@@ -74,6 +75,7 @@ impl Runtime {
             grants: replay_grants(run),
             observer: None,
             mode: Mode::ReplayOnly,
+            config: None,
         };
         let report = self
             .run_store(&run.id, None, &run.input, &pre, entries, exec)

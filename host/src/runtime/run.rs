@@ -11,6 +11,7 @@ use crate::journal::{
     component_digest, new_run_id,
 };
 use anyhow::{Context as _, anyhow, bail};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::Store;
 
@@ -50,6 +51,7 @@ impl Runtime {
                 .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
                 .map(|p| p.display().to_string()),
             policy: Some(grants.policy.to_value()),
+            parent: None,
             lease: Some((
                 crate::control::leases::me().to_string(),
                 crate::control::leases::ttl(),
@@ -65,6 +67,7 @@ impl Runtime {
             grants,
             observer,
             mode: Mode::Record(TimerPolicy::Suspend),
+            config: Some(Arc::new(config.clone())),
         };
         let fence = Fence::first(&run.id);
         self.execute(&fence, &run.input, &pre, Vec::new(), exec)
@@ -174,6 +177,7 @@ impl Runtime {
             grants,
             observer,
             mode: Mode::Record(timers),
+            config: Some(Arc::new(config.clone())),
         };
         self.execute(fence, &run.input, &pre, entries, exec).await
     }
@@ -209,6 +213,18 @@ impl Runtime {
             Outcome::Suspended(waiting) => StatusChange::Suspended {
                 seq: waiting.seq,
                 until_ms: waiting.until_ms,
+                children: if waiting.kind == crate::journal::EntryKind::Join {
+                    waiting
+                        .details
+                        .as_deref()
+                        .unwrap_or("")
+                        .split(", ")
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             },
             outcome => {
                 let (output, error) = outcome.output_and_error();
@@ -243,6 +259,7 @@ impl Runtime {
             grants,
             observer,
             mode,
+            config,
         } = exec;
         let begun = std::time::Instant::now();
         let replayable = recorded.len();
@@ -256,6 +273,13 @@ impl Runtime {
             recorder.interrupt = Some(self.interrupt.clone());
         }
         let mut store = self.store(run_id, recorder, grants)?;
+        if let (Mode::Record(_), Some(config)) = (mode, config) {
+            store.data_mut().children = Some(Arc::new(super::children::RunChildren {
+                journal: self.journal.clone(),
+                config,
+                wake: self.child_wake.clone(),
+            }));
+        }
         let result = match pre.instantiate_async(&mut store).await {
             Ok(agent) => agent.call_run(&mut store, input).await,
             Err(e) => Err(e),

@@ -312,9 +312,28 @@ pub fn run_view(service: &Service, run: &RunRecord) -> Value {
         "updated_at_ms": run.updated_at_ms,
         "waiting": waiting,
         "entries": summary.entries,
+        "parent": run.parent,
+        "children": children_view(service, &run.id),
         "tokens": { "input": input_tokens, "output": output_tokens },
         "cost": cost,
     })
+}
+
+/// A run's child runs: id, agent and status, oldest first.
+fn children_view(service: &Service, run: &str) -> Value {
+    let query = crate::journal::RunQuery {
+        parent: Some(run.to_string()),
+        limit: 1000,
+        ..crate::journal::RunQuery::default()
+    };
+    let mut children = service.journal.runs(&query).unwrap_or_default();
+    children.reverse();
+    Value::Array(
+        children
+            .iter()
+            .map(|c| json!({ "id": c.id, "agent": c.agent, "status": c.status }))
+            .collect(),
+    )
 }
 
 /// An entry as the API shows it.

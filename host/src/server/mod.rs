@@ -64,7 +64,7 @@ pub(crate) struct Service {
     active: Mutex<HashMap<String, (tokio::task::AbortHandle, Fence)>>,
     slots: Arc<Semaphore>,
     /// Wakes the scheduler (a run was created or answered, or a slot freed).
-    pub wake: Notify,
+    pub wake: Arc<Notify>,
     pub stopping: AtomicBool,
     /// Told when the service stops, so that event streams end.
     pub stopped: tokio::sync::watch::Sender<bool>,
@@ -98,7 +98,12 @@ pub async fn serve(
     let local = listener.local_addr()?;
     // The configuration is fixed for the service's life: each agent's
     // providers and tools are built once, not per run.
-    let runtime = Runtime::new(journal.clone())?.keep_grants();
+    // A run that starts a child run wakes the scheduler, which starts it.
+    let wake = Arc::new(Notify::new());
+    let notify = wake.clone();
+    let runtime = Runtime::new(journal.clone())?
+        .keep_grants()
+        .on_child(Arc::new(move || notify.notify_one()));
     let service = Arc::new(Service {
         runtime,
         journal,
@@ -109,7 +114,7 @@ pub async fn serve(
         components: Default::default(),
         agent_components: Default::default(),
         active: Default::default(),
-        wake: Notify::new(),
+        wake,
         stopping: AtomicBool::new(false),
         stopped: tokio::sync::watch::channel(false).0,
     });
@@ -289,6 +294,7 @@ impl Service {
                 .grants(&self.config, agent)
                 .ok()
                 .map(|g| g.policy.to_value()),
+            parent: None,
             lease: None,
         };
         let id = run.id.clone();
@@ -485,30 +491,49 @@ impl Service {
     /// cancelled, checking its status and lease in the same transaction. A
     /// run executed by another live process is refused.
     pub async fn cancel(&self, run: &RunRecord, reason: Option<&str>) -> Result<(), String> {
-        let mut owner = None;
-        let task = self.lock_active().remove(&run.id);
-        if let Some((task, _)) = task {
+        // The run and the runs under it (ids `RUN.SEQ...`) that execute here
+        // are stopped first.
+        let below = format!("{}.", run.id);
+        let tasks: Vec<tokio::task::AbortHandle> = {
+            let mut active = self.lock_active();
+            let ids: Vec<String> = active
+                .keys()
+                .filter(|id| **id == run.id || id.starts_with(&below))
+                .cloned()
+                .collect();
+            ids.iter()
+                .filter_map(|id| active.remove(id).map(|(task, _)| task))
+                .collect()
+        };
+        for task in &tasks {
             task.abort();
-            // Wait until the run's task is gone, so that nothing it queued
-            // can land after the cancellation (and the cancel bumps the
-            // lease generation: anything later is refused).
-            for _ in 0..500 {
-                if task.is_finished() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            owner = Some(crate::control::leases::me().to_string());
         }
+        // Wait until their tasks are gone, so that nothing they queued can
+        // land after the cancellation (and the cancel bumps the lease
+        // generation: anything later is refused).
+        for _ in 0..500 {
+            if tasks.iter().all(|t| t.is_finished()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let owner = Some(crate::control::leases::me().to_string());
         let journal = self.journal.clone();
         let (id, reason) = (run.id.clone(), reason.map(str::to_string));
-        tokio::task::spawn_blocking(move || {
-            crate::control::answers::cancel(&*journal, &id, reason.as_deref(), owner.as_deref())
+        let cancelled = tokio::task::spawn_blocking(move || {
+            crate::control::answers::cancel_tree(
+                &*journal,
+                &id,
+                reason.as_deref(),
+                owner.as_deref(),
+            )
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-        self.publish_status(&run.id);
+        for id in cancelled {
+            self.publish_status(&id);
+        }
         Ok(())
     }
 

@@ -156,6 +156,7 @@ fn journal_alone(bench: &mut Bench) -> anyhow::Result<Vec<f64>> {
             input: "{}".into(),
             config_path: None,
             policy: None,
+            parent: None,
             lease: None,
         })
         .wait_blocking()?;

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 type Result<T> = std::result::Result<T, JournalError>;
 
-const RUN_COLUMNS: &str = "id, agent, component_digest, input, status, output, error, config_path, created_at, updated_at, policy";
+const RUN_COLUMNS: &str = "id, agent, component_digest, input, status, output, error, config_path, created_at, updated_at, policy, parent_id";
 
 /// A row of `runs`, before its text columns are checked.
 struct RunRow {
@@ -33,6 +33,7 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
             created_at_ms: row.get(8)?,
             updated_at_ms: row.get(9)?,
             policy: None,
+            parent: row.get(11)?,
         },
         status: row.get(4)?,
         policy: row.get(10)?,
@@ -66,7 +67,11 @@ pub(super) fn find_run(conn: &Connection, id_or_prefix: &str) -> Result<RunRecor
     if let Some(run) = exact {
         return run.finish();
     }
-    if id_or_prefix.len() < 4 || !id_or_prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if id_or_prefix.len() < 4
+        || !id_or_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.')
+    {
         return Err(JournalError::UnknownRun(id_or_prefix.to_string()));
     }
     let mut stmt = conn.prepare_cached(&format!(
@@ -105,6 +110,7 @@ pub(super) fn runs(conn: &Connection, query: &RunQuery) -> Result<Vec<RunRecord>
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {RUN_COLUMNS} FROM runs
          WHERE (?1 IS NULL OR status = ?1) AND (?5 IS NULL OR agent = ?5)
+           AND (?6 IS NULL OR (?6 = '' AND parent_id IS NULL) OR parent_id = ?6)
            AND (created_at < ?2 OR (created_at = ?2 AND (?3 = '' OR id < ?3)))
          ORDER BY created_at DESC, id DESC LIMIT ?4"
     ))?;
@@ -116,6 +122,7 @@ pub(super) fn runs(conn: &Connection, query: &RunQuery) -> Result<Vec<RunRecord>
                 id,
                 query.limit.min(i64::MAX as usize) as i64,
                 query.agent,
+                query.parent,
             ],
             run_row,
         )?

@@ -126,6 +126,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         seen_at     INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 6: child runs (`agents.spawn`): a run names the run that started it.
+    r#"
+    ALTER TABLE runs ADD COLUMN parent_id TEXT;
+    CREATE INDEX runs_by_parent ON runs(parent_id) WHERE parent_id IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -144,6 +144,8 @@ pub(super) struct RunFilter {
     limit: Option<usize>,
     /// The cursor of the next page: the `next` of the previous one.
     before: Option<String>,
+    /// Only the children of this run; empty: only top-level runs.
+    parent: Option<String>,
 }
 
 pub(super) async fn list_runs(
@@ -167,6 +169,7 @@ pub(super) async fn list_runs(
     let query = crate::journal::RunQuery {
         status,
         agent: filter.agent.clone().filter(|a| !a.is_empty()),
+        parent: filter.parent.clone(),
         limit: filter.limit.unwrap_or(100).clamp(1, 1000),
         before: filter.before.clone().filter(|b| !b.is_empty()),
     };

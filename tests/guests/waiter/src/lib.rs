@@ -6,7 +6,9 @@
 //!   `got PAYLOAD`, or `timed out`;
 //! - `nap MS NAME`: sleeps MS milliseconds the ordinary way
 //!   (`std::thread::sleep`, a `wasi:io/poll` wait the host journals), then
-//!   waits for the signal NAME and answers `napped MS, got PAYLOAD`.
+//!   waits for the signal NAME and answers `napped MS, got PAYLOAD`;
+//! - `approve ACTION`: asks a person to approve ACTION and answers
+//!   `approved` or `rejected: REASON`.
 
 use relive_sdk::{signals, timers};
 use std::time::Duration;
@@ -49,6 +51,14 @@ impl relive_sdk::Agent for Waiter {
                 let payload = signals::wait(name, None).unwrap_or_default();
                 Ok(format!("napped {slept}, got {payload}"))
             }
+            ["approve", action] => Ok(
+                match relive_sdk::approval::request(action, &format!("please approve {action}")) {
+                    relive_sdk::approval::Decision::Approved(_) => "approved".into(),
+                    relive_sdk::approval::Decision::Rejected(reason) => {
+                        format!("rejected: {reason}")
+                    }
+                },
+            ),
             _ => Err(format!("waiter: unknown input {input:?}")),
         }
     }

@@ -116,8 +116,9 @@ fn create_run(conn: &Connection, run: &NewRun) -> Result<()> {
     };
     conn.prepare_cached(
         "INSERT INTO runs (id, agent, component_digest, input, status, config_path, created_at,
-                           updated_at, lease_owner, lease_expires_at, lease_generation, ready_at, policy)
-         VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6, ?7, ?8, ?9, ?6, ?10)",
+                           updated_at, lease_owner, lease_expires_at, lease_generation, ready_at, policy,
+                           parent_id)
+         VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6, ?7, ?8, ?9, ?6, ?10, ?11)",
     )?
     .execute(params![
         run.id,
@@ -130,6 +131,7 @@ fn create_run(conn: &Connection, run: &NewRun) -> Result<()> {
         expires,
         generation,
         run.policy.as_ref().map(|p| p.to_string()),
+        run.parent,
     ])?;
     Ok(())
 }
@@ -140,9 +142,9 @@ fn import(conn: &Connection, run: &RunRecord, entries: &[Entry]) -> Result<()> {
     // it up like any other.
     conn.prepare_cached(
         "INSERT INTO runs (id, agent, component_digest, input, status, output, error, config_path,
-                           created_at, updated_at, policy, ready_at)
+                           created_at, updated_at, policy, ready_at, parent_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
-                 CASE WHEN ?5 IN ('running', 'suspended') THEN ?12 END)",
+                 CASE WHEN ?5 IN ('running', 'suspended') THEN ?12 END, ?13)",
     )?
     .execute(params![
         run.id,
@@ -157,6 +159,7 @@ fn import(conn: &Connection, run: &RunRecord, entries: &[Entry]) -> Result<()> {
         run.updated_at_ms,
         run.policy.as_ref().map(|p| p.to_string()),
         now_ms(),
+        run.parent,
     ])?;
     for entry in entries {
         insert_entry(conn, &run.id, entry)?;
@@ -192,17 +195,30 @@ fn set_status(conn: &Connection, run_id: &str, change: &StatusChange) -> Result<
             )?
             .execute(params![run_id, now])?;
         }
-        StatusChange::Suspended { seq, until_ms } => {
+        StatusChange::Suspended {
+            seq,
+            until_ms,
+            children,
+        } => {
             // An answer that arrived while the run was suspending has
-            // completed the entry already: then the run is ready now.
+            // completed the entry already, and children it waits for may all
+            // have ended meanwhile: then the run is ready now.
+            let children = serde_json::to_string(children).expect("ids serialise");
             conn.prepare_cached(
                 "UPDATE runs SET status = 'suspended', updated_at = ?3,
                      lease_owner = NULL, lease_expires_at = NULL,
-                     ready_at = CASE WHEN (SELECT state FROM entries WHERE run_id = ?1 AND seq = ?2)
-                                          = 'completed' THEN ?3 ELSE ?4 END
+                     ready_at = CASE
+                         WHEN (SELECT state FROM entries WHERE run_id = ?1 AND seq = ?2) = 'completed'
+                             THEN ?3
+                         WHEN ?5 != '[]' AND NOT EXISTS (
+                             SELECT 1 FROM runs AS child
+                             WHERE child.id IN (SELECT value FROM json_each(?5))
+                               AND child.status IN ('running', 'suspended', 'uncertain'))
+                             THEN ?3
+                         ELSE ?4 END
                  WHERE id = ?1",
             )?
-            .execute(params![run_id, *seq as i64, now, until_ms])?;
+            .execute(params![run_id, *seq as i64, now, until_ms, children])?;
         }
         StatusChange::Ended {
             status,
@@ -215,6 +231,13 @@ fn set_status(conn: &Connection, run_id: &str, change: &StatusChange) -> Result<
                  WHERE id = ?1",
             )?
             .execute(params![run_id, status.as_str(), output, error, now])?;
+            // A parent waiting for its children goes on: it finds out
+            // whether the others have ended too.
+            conn.prepare_cached(
+                "UPDATE runs SET ready_at = ?2
+                 WHERE id = (SELECT parent_id FROM runs WHERE id = ?1) AND status = 'suspended'",
+            )?
+            .execute(params![run_id, now])?;
         }
     }
     Ok(())
@@ -368,6 +391,11 @@ fn cancel(conn: &Connection, run_id: &str, error: &str, owner: Option<&str>) -> 
          WHERE id = ?1",
     )?
     .execute(params![run_id, error, now_ms()])?;
+    conn.prepare_cached(
+        "UPDATE runs SET ready_at = ?2
+         WHERE id = (SELECT parent_id FROM runs WHERE id = ?1) AND status = 'suspended'",
+    )?
+    .execute(params![run_id, now_ms()])?;
     Ok(())
 }
 

@@ -1,0 +1,70 @@
+//! `tree`: starts child runs as its input says, for the multi-agent tests.
+//!
+//! - `call AGENT INPUT...`: runs AGENT on INPUT as a child and answers
+//!   `called: OUTPUT` (or `error: ...`, an error the parent handled);
+//! - `fanout AGENT N [PREFIX]`: spawns N children of AGENT on inputs
+//!   `PREFIX0`..`PREFIX{N-1}` (PREFIX defaults to empty), joins them, and
+//!   answers one line per child, `i: OUTPUT` or `i: error: ...`;
+//! - `nest DEPTH AGENT INPUT`: a chain of `tree` runs DEPTH deep whose last
+//!   one calls AGENT on INPUT;
+//! - `echo TEXT`: answers TEXT (a quick child);
+//! - `fail TEXT`: fails with TEXT.
+//!
+//! Between its calls it reads the clock and logs, so a replay has local
+//! entries to match as well.
+
+use relive_sdk::{agents, log};
+
+pub struct Tree;
+
+impl relive_sdk::Agent for Tree {
+    fn run(input: String) -> Result<String, String> {
+        let words: Vec<&str> = input.split_whitespace().collect();
+        let _ = std::time::SystemTime::now();
+        match words.as_slice() {
+            ["call", agent, rest @ ..] => {
+                log::info(&format!("calling {agent}"));
+                Ok(match agents::call(agent, &rest.join(" ")) {
+                    Ok(output) => format!("called: {output}"),
+                    Err(e) => format!("error: {}", e.describe()),
+                })
+            }
+            ["fanout", agent, n, rest @ ..] => {
+                let n: usize = n.parse().map_err(|_| format!("tree: bad count {n:?}"))?;
+                let prefix = rest.join(" ");
+                let mut children = Vec::new();
+                for i in 0..n {
+                    let child = agents::spawn(agent, &format!("{prefix}{i}"))
+                        .map_err(|e| format!("tree: spawn {i}: {}", e.describe()))?;
+                    children.push(child);
+                }
+                log::info(&format!("spawned {n} children"));
+                let lines: Vec<String> = agents::join(&children)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, r)| match r {
+                        Ok(output) => format!("{i}: {output}"),
+                        Err(e) => format!("{i}: error: {}", e.describe()),
+                    })
+                    .collect();
+                Ok(lines.join("\n"))
+            }
+            ["nest", depth, agent, rest @ ..] => {
+                let depth: u32 = depth
+                    .parse()
+                    .map_err(|_| format!("tree: bad depth {depth:?}"))?;
+                let input = if depth <= 1 {
+                    return agents::call(agent, &rest.join(" ")).map_err(|e| e.describe());
+                } else {
+                    format!("nest {} {agent} {}", depth - 1, rest.join(" "))
+                };
+                agents::call("tree", &input).map_err(|e| e.describe())
+            }
+            ["echo", rest @ ..] => Ok(rest.join(" ")),
+            ["fail", rest @ ..] => Err(rest.join(" ")),
+            _ => Err(format!("tree: unknown input {input:?}")),
+        }
+    }
+}
+
+relive_sdk::export_agent!(Tree);
