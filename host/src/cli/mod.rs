@@ -18,6 +18,7 @@ mod answers;
 mod build;
 mod commands;
 mod format;
+mod inspect;
 mod maintenance;
 mod new;
 mod versions;
