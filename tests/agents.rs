@@ -373,3 +373,177 @@ fn serve_runs_trees_and_recovers_them_after_sigkill() {
     assert_eq!(run["output"], "0: got 0\n1: got 1\n2: got 2");
     assert_eq!(children_of(&scratch, &id).len(), 3);
 }
+
+/// A scratch folder for the batch calls of `tree`: the `nap` tool and a
+/// scripted model.
+fn batch_scratch() -> Scratch {
+    let scratch = Scratch::new();
+    let replies: Vec<serde_json::Value> = (0..4)
+        .map(|i| json!({ "content": format!("answer {i}"), "usage": { "input_tokens": 3, "output_tokens": 2 } }))
+        .collect();
+    std::fs::write(
+        scratch.file("script.json"),
+        json!({ "replies": replies }).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        scratch.file("relive.toml"),
+        format!(
+            "[models.scripted]\nprovider = \"scripted\"\nscript = \"script.json\"\n\n\
+             [tools.nap]\ncommand = [\"sh\", \"{}\"]\nidempotent = true\n\n\
+             [agents.tree]\ncomponent = \"{}\"\nmodels = [\"scripted\"]\ntools = [\"nap\"]\n",
+            root().join("tests/guests/tree/tools/nap.sh").display(),
+            guest("tree").display(),
+        ),
+    )
+    .unwrap();
+    scratch
+}
+
+/// `tools.call-batch` runs its calls at once and journals them in the order
+/// asked, so the replay is the same whatever order they finished in.
+#[test]
+fn a_batch_of_tool_calls_runs_at_once_and_is_journaled_in_order() {
+    let scratch = batch_scratch();
+    let log = scratch.file("nap.log");
+    let out = scratch
+        .relive()
+        .args(["run", "tree", "--input", "batch 4", "--json"])
+        .env("NAP_LOG", &log)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let report = json(&out);
+    let output = report["output"].as_str().unwrap();
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), 4, "{output}");
+    for (i, line) in lines.iter().enumerate() {
+        assert!(line.starts_with(&format!("{{\"i\": {i},")), "{output}");
+    }
+    // All four started before the first ended: they ran at once (the first
+    // asked for the longest nap, so it ended last).
+    let text = std::fs::read_to_string(&log).unwrap();
+    let times = |what: &str| -> Vec<u128> {
+        text.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(what))
+            .map(|l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+            .collect()
+    };
+    let (starts, ends) = (times("start"), times("end"));
+    assert_eq!((starts.len(), ends.len()), (4, 4), "{text}");
+    assert!(
+        starts.iter().max() < ends.iter().min(),
+        "the calls did not overlap:\n{text}"
+    );
+    // Journaled in the order asked.
+    let id = report["id"].as_str().unwrap();
+    let tools: Vec<String> = scratch
+        .entries(id)
+        .iter()
+        .filter(|e| e.kind == EntryKind::Tool)
+        .map(|e| e.request.clone())
+        .collect();
+    for (i, request) in tools.iter().enumerate() {
+        assert!(request.starts_with(&format!("{{\"i\":{i},")), "{tools:?}");
+    }
+    let replay = export_and_replay(&scratch, id, &guest("tree"));
+    assert_eq!(replay["passed"], true, "{replay}");
+}
+
+/// SIGKILL in the middle of a batch: the calls that completed are not run
+/// again, the one in flight is (the same key), the output is the replay's.
+#[test]
+fn a_kill_in_the_middle_of_a_batch_reruns_only_the_unfinished_calls() {
+    let scratch = batch_scratch();
+    let log = scratch.file("nap.log");
+    let pidfile = scratch.file("hang.pid");
+    let mut first = scratch
+        .relive()
+        .args(["run", "tree", "--input", "batch 4"])
+        .env("NAP_LOG", &log)
+        .env("NAP_HANG_AT", "0")
+        .env("NAP_HANG_PIDFILE", &pidfile)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let begun = Instant::now();
+    // Call 0 hangs; wait until the three others have ended and been recorded.
+    loop {
+        let ended = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" end "))
+            .count();
+        let completed = runs_of(&scratch).first().map_or(0, |r| {
+            scratch
+                .entries(&r.id)
+                .iter()
+                .filter(|e| e.kind == EntryKind::Tool && e.state == EntryState::Completed)
+                .count()
+        });
+        if ended == 3 && completed == 3 && pidfile.exists() {
+            break;
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(60),
+            "the batch never got there"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let hung = std::fs::read_to_string(&pidfile).unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", hung.trim()])
+        .status();
+    let id = runs_of(&scratch)[0].id.clone();
+    let out = scratch
+        .relive()
+        .args(["resume", &id, "--json"])
+        .env("NAP_LOG", &log)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let starts: std::collections::HashMap<String, usize> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" start "))
+        .fold(Default::default(), |mut m, l| {
+            *m.entry(l.split_whitespace().next().unwrap().to_string())
+                .or_default() += 1;
+            m
+        });
+    let mut counts: Vec<usize> = starts.values().copied().collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        vec![1, 1, 1, 2],
+        "only the hung call ran again: {starts:?}"
+    );
+    let replay = export_and_replay(&scratch, &id, &guest("tree"));
+    assert_eq!(replay["passed"], true, "{replay}");
+    assert_eq!(replay["status"], "completed");
+}
+
+/// `llm.chat-batch`: one LLM entry per request, in order, each answered as
+/// the n-th LLM call of the run.
+#[test]
+fn a_batch_of_chat_requests_is_journaled_in_order() {
+    let scratch = batch_scratch();
+    let report = run_json(&scratch, "tree", "ask 3", 0);
+    assert_eq!(report["output"], "answer 0\nanswer 1\nanswer 2");
+    let id = report["id"].as_str().unwrap();
+    let llm: Vec<String> = scratch
+        .entries(id)
+        .iter()
+        .filter(|e| e.kind == EntryKind::Llm)
+        .map(|e| e.request.clone())
+        .collect();
+    assert_eq!(llm.len(), 3);
+    for (i, request) in llm.iter().enumerate() {
+        assert!(request.contains(&format!("question {i}")), "{llm:?}");
+    }
+    let replay = export_and_replay(&scratch, id, &guest("tree"));
+    assert_eq!(replay["passed"], true, "{replay}");
+}

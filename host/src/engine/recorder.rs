@@ -362,18 +362,31 @@ impl Recorder {
                 begun,
             );
         }
-        let futures = live.iter_mut().map(|(_, seq, call)| {
-            let run = call.live.take().expect("each call runs once");
-            run(*seq)
-        });
-        let completions = futures_util::future::join_all(futures).await;
-        let mut pending = Vec::with_capacity(completions.len());
-        for ((index, seq, call), completion) in live.iter().zip(completions) {
+        // Each result is written as soon as its call ends, so a crash while
+        // others still run keeps it: only the unfinished calls run again.
+        let mut running: futures_util::stream::FuturesUnordered<_> = live
+            .iter_mut()
+            .enumerate()
+            .map(|(slot, (_, seq, call))| {
+                let run = call.live.take().expect("each call runs once");
+                let future = run(*seq);
+                async move { (slot, future.await) }
+            })
+            .collect();
+        let mut pending = Vec::with_capacity(live.len());
+        let mut done: Vec<(usize, String, Option<crate::journal::Usage>)> = Vec::new();
+        while let Some((slot, completion)) = futures_util::StreamExt::next(&mut running).await {
+            let seq = live[slot].1;
             let response = completion.response.clone();
             let usage = completion.usage;
             self.charge(response.len() as u64)?;
             let (journal, fence) = self.journal()?;
-            pending.push(journal.complete(fence, *seq, completion, Durability::Commit));
+            pending.push(journal.complete(fence, seq, completion, Durability::Commit));
+            done.push((slot, response, usage));
+        }
+        drop(running);
+        for (slot, response, usage) in done {
+            let (index, seq, call) = &live[slot];
             self.emit(
                 *seq,
                 call.kind,

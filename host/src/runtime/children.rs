@@ -197,7 +197,8 @@ impl Runtime {
             }
             let children =
                 children_of(self.journal.as_ref(), &report.run_id).map_err(anyhow::Error::msg)?;
-            let mut progressed = false;
+            // The children that can go on, at once (each with its own tree).
+            let mut runnable = Vec::new();
             for child in children {
                 if !matches!(child.status, RunStatus::Running | RunStatus::Suspended) {
                     continue;
@@ -205,10 +206,16 @@ impl Runtime {
                 if child.status == RunStatus::Suspended && !self.is_ready(&child.id)? {
                     continue; // waits for an approval, a timer or a signal
                 }
-                let child_report = self.resume(&child, config, None, timers).await?;
-                let child_report =
-                    Box::pin(self.drive_tree(child_report, config, None, timers)).await?;
-                progressed |= child_report.outcome.status().is_final();
+                runnable.push(child);
+            }
+            let reports = futures_util::future::join_all(runnable.iter().map(|child| async move {
+                let report = self.resume(child, config, None, timers).await?;
+                Box::pin(self.drive_tree(report, config, None, timers)).await
+            }))
+            .await;
+            let mut progressed = false;
+            for report in reports {
+                progressed |= report?.outcome.status().is_final();
             }
             if !progressed {
                 return Ok(report);

@@ -7,6 +7,11 @@
 //!   answers one line per child, `i: OUTPUT` or `i: error: ...`;
 //! - `nest DEPTH AGENT INPUT`: a chain of `tree` runs DEPTH deep whose last
 //!   one calls AGENT on INPUT;
+//! - `batch N`: calls the tool `nap` N times in one batch, call `i` with
+//!   `{"i": i, "ms": 60 * (N - i)}` (the first asks for the longest nap), and
+//!   answers the results in order, one per line;
+//! - `ask N`: sends N chat requests in one batch and answers the models'
+//!   replies in order, one per line;
 //! - `echo TEXT`: answers TEXT (a quick child);
 //! - `fail TEXT`: fails with TEXT.
 //!
@@ -59,6 +64,40 @@ impl relive_sdk::Agent for Tree {
                     format!("nest {} {agent} {}", depth - 1, rest.join(" "))
                 };
                 agents::call("tree", &input).map_err(|e| e.describe())
+            }
+            ["batch", n] => {
+                let n: usize = n.parse().map_err(|_| format!("tree: bad count {n:?}"))?;
+                let calls: Vec<(String, String)> = (0..n)
+                    .map(|i| {
+                        (
+                            "nap".to_string(),
+                            format!("{{\"i\":{i},\"ms\":{}}}", 60 * (n - i)),
+                        )
+                    })
+                    .collect();
+                let results: Vec<String> = relive_sdk::tools::call_batch(&calls)
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|e| format!("error: {}", e.describe())))
+                    .collect();
+                Ok(results.join("\n"))
+            }
+            ["ask", n] => {
+                let n: usize = n.parse().map_err(|_| format!("tree: bad count {n:?}"))?;
+                let requests: Vec<relive_sdk::llm::ChatRequest> = (0..n)
+                    .map(|i| {
+                        relive_sdk::llm::ChatRequest::new(vec![relive_sdk::llm::Message::user(
+                            format!("question {i}"),
+                        )])
+                    })
+                    .collect();
+                let answers: Vec<String> = relive_sdk::llm::chat_batch(&requests)
+                    .into_iter()
+                    .map(|r| match r {
+                        Ok(response) => response.message.content,
+                        Err(e) => format!("error: {}", e.describe()),
+                    })
+                    .collect();
+                Ok(answers.join("\n"))
             }
             ["echo", rest @ ..] => Ok(rest.join(" ")),
             ["fail", rest @ ..] => Err(rest.join(" ")),
