@@ -13,7 +13,8 @@
 //! tool step at both fsync levels), c `replay` (10,000 entries), d `crash`
 //! (SIGKILL at step 500 of 1,000, then `relive resume`), e `start`
 //! (component compile, cached start, instantiate), f `serve` (1,000 runs
-//! through `relive serve`, active and suspended).
+//! through `relive serve`, active and suspended), g `fanout` (100 child
+//! runs spawned and joined, against 100 called in turn).
 //! Each figure is the median of its repetitions.
 //!
 //! The workload is the `steps` guest (tests/guests/steps) with the config of
@@ -98,6 +99,12 @@ const SECTIONS: &[Section] = &[
         title: "serve: 1,000 concurrent runs through the HTTP API",
         run: sections::serve::run,
     },
+    Section {
+        letter: "g",
+        key: "fanout",
+        title: "fan-out: 100 child runs spawned and joined, against 100 called in turn",
+        run: sections::fanout::run,
+    },
 ];
 
 /// Parsed command line.
@@ -111,7 +118,7 @@ struct Args {
 
 const USAGE: &str =
     "usage: cargo bench -p relive-host --bench relive [-- [--json] [--reps N] [SECTION...]]
-sections: a local, b step, c replay, d crash, e start, f serve (all by default)
+sections: a local, b step, c replay, d crash, e start, f serve, g fanout (all by default)
 for profilers: [-- --workload tool|clock|random STEPS [critical|every-entry]] runs the
 `steps` agent once (after one warm-up run) through the library API and nothing else";
 

@@ -1,6 +1,7 @@
 //! One module per section of the benchmark (see `SECTIONS` in relive.rs).
 
 pub mod crash;
+pub mod fanout;
 pub mod local;
 pub mod replay;
 pub mod serve;

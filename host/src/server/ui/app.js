@@ -24,7 +24,7 @@
   const HEALTH_POLL_MS = 10000;
   const STATUSES = ['running', 'suspended', 'completed', 'failed', 'diverged', 'uncertain', 'cancelled'];
   const FINAL = new Set(['completed', 'failed', 'diverged', 'cancelled']);
-  const WAIT_KINDS = new Set(['approval', 'timer', 'signal']);
+  const WAIT_KINDS = new Set(['approval', 'timer', 'signal', 'join']);
   const LOCAL_KINDS = new Set(['clock', 'random']);
   const PRETTY_LIMIT = 400000; // characters; longer JSON is shown as it is, unhighlighted
 
@@ -279,6 +279,7 @@
       case 'approval': return `approval of ${w.name}`;
       case 'timer': return w.until_ms ? `timer, ${fmtUntil(w.until_ms)}` : 'timer';
       case 'signal': return `signal ${w.name}` + (w.until_ms ? ` (times out ${fmtUntil(w.until_ms)})` : '');
+      case 'join': return `child runs ${w.details || ''}`.trim();
       default: return `${w.kind} ${w.name || ''}`.trim();
     }
   }
@@ -486,6 +487,19 @@
         const until = req && typeof req.until_ms === 'number' ? 'until ' + fmtTime(req.until_ms) : entry.request;
         return [until, pending ? 'sleeping' : raw, false];
       }
+      case 'spawn': {
+        const input = req && typeof req.input === 'string' ? `${entry.name}: ${req.input}` : entry.request;
+        if (pending) return [input, 'starting…', false];
+        if (res && res.child) return [input, 'child run ' + res.child, false];
+        return [input, res && res.denied ? 'denied: ' + res.denied : raw, !!(res && res.denied)];
+      }
+      case 'join': {
+        const children = req && Array.isArray(req.children) ? req.children.join(', ') : entry.request;
+        if (pending) return [children, 'waiting for the children', false];
+        const results = res && Array.isArray(res.results) ? res.results : [];
+        const failed = results.filter((r) => r.outcome !== 'completed').length;
+        return [children, `${results.length - failed} completed` + (failed ? `, ${failed} not` : ''), failed > 0];
+      }
       case 'signal': {
         const name = req && req.name ? req.name : entry.name;
         const timeout = req && req.timeout_ms ? ` (timeout ${fmtDuration(req.timeout_ms)})` : '';
@@ -636,7 +650,8 @@
         onkeydown: (ev) => { if (ev.key === 'Enter') open(); },
       },
       h('td', null, statusBadge(run.status)),
-      h('td', { class: 'mono' }, h('a', { href: '#/runs/' + enc(run.id), 'data-testid': 'run-link' }, run.id)),
+      h('td', { class: 'mono' }, run.parent ? h('span', { class: 'child-mark', title: 'started by ' + run.parent }, '└ ') : '',
+        h('a', { href: '#/runs/' + enc(run.id), 'data-testid': 'run-link' }, run.id)),
       h('td', { class: 'agent' }, run.agent),
       h('td', { class: 'col-input clip', title: oneLine(run.input, 2000) }, oneLine(run.input, 200)),
       h('td', { class: 'waiting-cell', 'data-testid': 'run-waiting' },
@@ -884,6 +899,11 @@
         fact('Tokens in / out', fmtTokens(run.tokens), { 'data-testid': 'run-tokens' }),
         fact('Cost', fmtCost(run.cost), { 'data-testid': 'run-cost' }),
         fact('Waiting for', run.waiting ? waitingText(run.waiting) : '—', { 'data-testid': 'run-waiting' }),
+        ...(run.parent ? [fact('Started by', h('a', { href: '#/runs/' + enc(run.parent), class: 'mono', 'data-testid': 'run-parent' }, run.parent))] : []),
+        ...(run.children && run.children.length ? [fact('Child runs', h('ul', { class: 'children', 'data-testid': 'run-children' },
+          ...run.children.map((c) => h('li', null,
+            statusBadge(c.status, 'child-status'), ' ',
+            h('a', { href: '#/runs/' + enc(c.id), class: 'mono', 'data-testid': 'child-link' }, c.id), ' ', c.agent))))] : []),
       ]);
     }
 
@@ -1057,6 +1077,23 @@
         '|' + s.expanded.has(entry.seq) + '|' + (s.run ? s.run.created_at_ms : '');
     }
 
+    // A child call links to the child run(s): a spawn to its child, a join
+    // to the children it waits for.
+    function childLinks(entry) {
+      const ids = [];
+      if (entry.kind === 'spawn') {
+        const res = tryParse(entry.response);
+        if (res && res.child) ids.push(res.child);
+      } else if (entry.kind === 'join') {
+        const req = tryParse(entry.request);
+        if (req && Array.isArray(req.children)) ids.push(...req.children);
+      }
+      return ids.map((id) => h('a', {
+        href: '#/runs/' + enc(id), class: 'mono child-link', 'data-testid': 'entry-child-link',
+        onclick: (ev) => ev.stopPropagation(),
+      }, ' ↗ ' + id));
+    }
+
     function buildRow(entry) {
       const seq = entry.seq;
       const stream = s.streams.get(seq);
@@ -1088,7 +1125,8 @@
         resText ? h('span', {
           class: 'sum-res' + (isErr ? ' err' : '') + (stream && entry.state !== 'completed' ? ' streaming' : ''),
           'data-testid': stream && entry.state !== 'completed' ? 'entry-stream' : null,
-        }, oneLine(resText, 600)) : null));
+        }, oneLine(resText, 600)) : null,
+        ...childLinks(entry)));
       const toggle = () => {
         if (s.expanded.has(seq)) s.expanded.delete(seq); else s.expanded.add(seq);
         upsertRow(s.entries.get(seq), true);

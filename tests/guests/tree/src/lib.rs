@@ -5,6 +5,8 @@
 //! - `fanout AGENT N [PREFIX]`: spawns N children of AGENT on inputs
 //!   `PREFIX0`..`PREFIX{N-1}` (PREFIX defaults to empty), joins them, and
 //!   answers one line per child, `i: OUTPUT` or `i: error: ...`;
+//! - `seq AGENT N [PREFIX]`: calls AGENT N times, one after the other,
+//!   on the same inputs as `fanout`, and answers like it;
 //! - `nest DEPTH AGENT INPUT`: a chain of `tree` runs DEPTH deep whose last
 //!   one calls AGENT on INPUT;
 //! - `batch N`: calls the tool `nap` N times in one batch, call `i` with
@@ -48,6 +50,17 @@ impl relive_sdk::Agent for Tree {
                     .into_iter()
                     .enumerate()
                     .map(|(i, r)| match r {
+                        Ok(output) => format!("{i}: {output}"),
+                        Err(e) => format!("{i}: error: {}", e.describe()),
+                    })
+                    .collect();
+                Ok(lines.join("\n"))
+            }
+            ["seq", agent, n, rest @ ..] => {
+                let n: usize = n.parse().map_err(|_| format!("tree: bad count {n:?}"))?;
+                let prefix = rest.join(" ");
+                let lines: Vec<String> = (0..n)
+                    .map(|i| match agents::call(agent, &format!("{prefix}{i}")) {
                         Ok(output) => format!("{i}: {output}"),
                         Err(e) => format!("{i}: error: {}", e.describe()),
                     })
