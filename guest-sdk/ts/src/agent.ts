@@ -23,6 +23,25 @@
  */
 
 /**
+ * `fetch` would need `wasi:http`, which relive does not grant (an HTTP call
+ * from inside the sandbox would not be journaled): `relive build` leaves it
+ * out, and StarlingMonkey's `fetch` then traps the whole component. This one
+ * fails like a network error instead, and says what to do.
+ */
+function refusedFetch(input: unknown): Promise<never> {
+  const target = input as { href?: unknown; url?: unknown } | null | undefined;
+  const url = typeof input === 'string' ? input : String(target?.href ?? target?.url ?? 'a request');
+  return Promise.reject(
+    new TypeError(
+      `fetch(${url}) is not available in a relive agent: relive does not grant wasi:http, whose calls ` +
+        'it would not journal; reach the network through a tool granted in relive.toml ' +
+        '(e.g. `tools.call("http_get", { url })`)',
+    ),
+  );
+}
+(globalThis as { fetch?: unknown }).fetch = refusedFetch;
+
+/**
  * The agent gives up: the run fails with this message (without a stack).
  * Any other exception fails the run too, with its stack.
  */
@@ -69,7 +88,7 @@ export async function outcome(
   try {
     answer = await run(input);
   } catch (e) {
-    return [false, describeError(e)];
+    return [false, describeError(e, 'outcome')];
   }
   if (typeof answer === 'string') {
     return [true, answer];
@@ -88,15 +107,18 @@ export async function outcome(
 /**
  * An exception as the run's error: an {@link AgentError}'s message; for any
  * other `Error`, `Name: message` and its stack, one frame a line
- * (`    at fn (file:line:column)`); anything else thrown, as text.
+ * (`    at fn (file:line:column)`), cut before the frame of the function
+ * `cutAt` (the SDK's own, below the agent's); anything else thrown, as text.
  */
-export function describeError(e: unknown): string {
+export function describeError(e: unknown, cutAt?: string): string {
   if (e instanceof AgentError) {
     return e.message;
   }
   if (e instanceof Error) {
     const head = `${e.name}: ${e.message}`;
     const frames = stackFrames(e.stack ?? '');
+    const cut = cutAt === undefined ? -1 : frames.findIndex((f) => f.startsWith(`    at ${cutAt} (`));
+    if (cut > 0) frames.length = cut;
     return frames.length > 0 ? `${head}\n${frames.join('\n')}` : head;
   }
   if (typeof e === 'string') {
