@@ -372,7 +372,13 @@ fn build_ts(dir: &Path, output: Option<&Path>) -> anyhow::Result<PathBuf> {
         .arg(bundle.file_name().unwrap_or_default())
         .arg("--wit")
         .arg(&wit)
-        .args(["--world-name", AGENT_WORLD, "--disable", "http", "fetch-event"])
+        .args([
+            "--world-name",
+            AGENT_WORLD,
+            "--disable",
+            "http",
+            "fetch-event",
+        ])
         .arg("-o")
         .arg(std::path::absolute(&output)?)
         .status();
