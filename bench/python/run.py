@@ -188,7 +188,7 @@ def serve_memory(relive: Path, conf: Path, agent: str, runs: int, cache: Path) -
             except OSError:
                 return False
 
-        wait_until("relive serve", up, 60)
+        wait_until("relive serve (it compiles every agent of the config first)", up, 300)
         Llm.delay = 0.0
         post(f"{base}/v1/runs", {"agent": agent, "input": json.dumps({"steps": 1, "kind": "llm"})})
         wait_until("the warm-up run", lambda: count(db, "completed", agent) == 1)
