@@ -663,8 +663,8 @@ fn relive_build_says_what_it_needs() {
     let out = scratch.run(&["build"]);
     assert_code(&out, 1);
     assert!(
-        stderr(&out).contains("has no pyproject.toml or Cargo.toml")
-            && stderr(&out).contains("relive new NAME --lang python"),
+        stderr(&out).contains("has no package.json, pyproject.toml or Cargo.toml")
+            && stderr(&out).contains("relive new NAME --lang ts` (or python, rust)"),
         "{}",
         stderr(&out)
     );
