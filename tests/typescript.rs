@@ -69,6 +69,7 @@ fn sources_digest(dir: &Path) -> String {
     let mut files = Vec::new();
     source_files(dir, &mut files);
     source_files(&root().join("guest-sdk/ts/src"), &mut files);
+    files.push(root().join("guest-sdk/ts/package.json"));
     source_files(&root().join("wit"), &mut files);
     files.push(root().join("package-lock.json"));
     let mut hash = Sha256::new();
