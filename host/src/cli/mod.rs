@@ -71,8 +71,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Create a new agent project (Python or Rust) that builds and runs as
-    /// it is, with a scripted model.
+    /// Create a new agent project (TypeScript, Python or Rust) that builds
+    /// and runs as it is, with a scripted model.
     New(new::NewArgs),
     /// Build an agent project into a component (NAME.wasm), with relive's
     /// WIT and world.
