@@ -33,10 +33,12 @@
 //! ```
 
 pub mod limits;
+mod mcp;
 mod models;
 mod tools;
 
 pub use limits::{Limits, LimitsConfig};
+pub use mcp::{MAX_MCP_NAME_CHARS, McpConfig, McpToolOverride};
 pub use models::{HttpModelConfig, ModelConfig, ScriptedModelConfig};
 pub use tools::{ToolApproval, ToolConfig};
 
@@ -200,7 +202,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         for (name, tool) in &self.tools {
-            tool.check()
+            tool.check(name)
                 .map_err(|(key, message)| self.key_error(format!("tools.{name}.{key}"), message))?;
         }
         for (name, model) in &self.models {
