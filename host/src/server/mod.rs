@@ -144,6 +144,8 @@ pub async fn serve(
     shutdown_signal(signals).await;
     service.shutdown().await;
     scheduler.abort();
+    // After the runs stopped: no call is left in flight on a server.
+    service.runtime.close().await;
     if let Some(pruner) = pruner {
         pruner.abort();
     }
@@ -291,7 +293,8 @@ impl Service {
                 .map(|p| p.display().to_string()),
             policy: self
                 .runtime
-                .grants(&self.config, agent)
+                .grants(&self.config, agent, None)
+                .await
                 .ok()
                 .map(|g| g.policy.to_value()),
             parent: None,
