@@ -20,6 +20,7 @@ mod commands;
 mod format;
 mod inspect;
 mod maintenance;
+mod mcp;
 mod new;
 mod versions;
 
@@ -145,6 +146,21 @@ enum Command {
   curl -s localhost:7070/v1/runs/RUN
   curl -sN localhost:7070/v1/runs/RUN/events")]
     Serve(ServeArgs),
+    /// Serve relive over MCP (the Model Context Protocol) on stdin/stdout,
+    /// so that an assistant drives it: list agents, start runs, list and
+    /// show runs, approve or reject, signal, cancel.
+    ///
+    /// An MCP client starts `relive mcp` as a child process (it is a stdio
+    /// server); the runs it starts execute in this process, with the
+    /// journal and relive.toml given by --db and --config, exactly as under
+    /// `relive serve` (which serves the same tools over HTTP at /mcp). When
+    /// the client disconnects, runs still executing stay `running` and are
+    /// continued by the next `relive serve`, `relive mcp` or `relive
+    /// resume`. Logs go to stderr; stdout carries the protocol.
+    #[command(after_help = "Example, in an MCP client's configuration (Claude Desktop, Cursor, VS Code...):
+  {\"mcpServers\": {\"relive\": {\"command\": \"relive\",
+    \"args\": [\"mcp\", \"--config\", \"/path/to/relive.toml\", \"--db\", \"/path/to/relive.db\"]}}}")]
+    Mcp(mcp::McpArgs),
 }
 
 /// The arguments of `relive run`.
