@@ -157,9 +157,11 @@ enum Command {
     /// the client disconnects, runs still executing stay `running` and are
     /// continued by the next `relive serve`, `relive mcp` or `relive
     /// resume`. Logs go to stderr; stdout carries the protocol.
-    #[command(after_help = "Example, in an MCP client's configuration (Claude Desktop, Cursor, VS Code...):
+    #[command(
+        after_help = "Example, in an MCP client's configuration (Claude Desktop, Cursor, VS Code...):
   {\"mcpServers\": {\"relive\": {\"command\": \"relive\",
-    \"args\": [\"mcp\", \"--config\", \"/path/to/relive.toml\", \"--db\", \"/path/to/relive.db\"]}}}")]
+    \"args\": [\"mcp\", \"--config\", \"/path/to/relive.toml\", \"--db\", \"/path/to/relive.db\"]}}}"
+    )]
     Mcp(mcp::McpArgs),
 }
 

@@ -29,8 +29,8 @@ pub(super) async fn prune_every_hour(journal: Arc<dyn Journal>, age: Duration) {
 
 /// SIGTERM and SIGINT handlers, installed before the service says it is
 /// listening: a SIGTERM sent right after that must stop it gracefully.
-pub(super) fn shutdown_signals() -> anyhow::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>
-{
+pub(super) fn shutdown_signals()
+-> anyhow::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
     use tokio::signal::unix::{SignalKind, signal};
     let term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
@@ -45,4 +45,3 @@ pub(super) async fn shutdown_signal(
         _ = int.recv() => eprintln!("relive: SIGINT received, shutting down"),
     }
 }
-

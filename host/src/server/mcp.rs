@@ -11,7 +11,7 @@
 
 mod tools;
 
-use super::{Service, ServeOptions};
+use super::{ServeOptions, Service};
 use crate::config::Config;
 use crate::journal::Journal;
 use axum::Router;

@@ -15,8 +15,8 @@ mod events;
 mod lifecycle;
 pub mod mcp;
 
-use lifecycle::{prune_every_hour, shutdown_signal, shutdown_signals};
 pub use api::OPENAPI;
+use lifecycle::{prune_every_hour, shutdown_signal, shutdown_signals};
 
 use crate::config::Config;
 use crate::engine::TimerPolicy;

@@ -143,7 +143,12 @@ impl ReliveMcp {
 
     #[tool(
         description = "Start a run of an agent with an input. The run is durable: it survives crashes and continues where it stopped. Answers the run (id, status, output when it ended); give wait_secs to wait for its end.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn start_run(
         &self,
@@ -159,7 +164,11 @@ impl ReliveMcp {
                 "no agent `{}` in {}; configured agents: {}",
                 args.agent,
                 service.config.describe_source(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ));
         }
         let Some(digest) = service.configured_component(&args.agent) else {
@@ -170,7 +179,11 @@ impl ReliveMcp {
                 args.agent
             ));
         };
-        if let Err(e) = service.runtime.grants(&service.config, &args.agent, None).await {
+        if let Err(e) = service
+            .runtime
+            .grants(&service.config, &args.agent, None)
+            .await
+        {
             return refused(format!("agent `{}`: {e:#}", args.agent));
         }
         let run = match service.create_run(&args.agent, &digest, args.input).await {
@@ -254,7 +267,12 @@ impl ReliveMcp {
 
     #[tool(
         description = "Approve the action a run waits for (its `waiting` says what); the run then goes on. `details` replaces what the agent asked to do.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn approve(
         &self,
@@ -272,7 +290,12 @@ impl ReliveMcp {
 
     #[tool(
         description = "Reject the action a run waits for; the agent is told the reason and goes on without it.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn reject(
         &self,
@@ -292,7 +315,12 @@ impl ReliveMcp {
 
     #[tool(
         description = "Deliver the signal a run waits for (an outside event, with any JSON data); the run then goes on.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn signal(
         &self,
@@ -311,7 +339,12 @@ impl ReliveMcp {
 
     #[tool(
         description = "Stop an unfinished run for good (and the runs it started); it is marked cancelled and never resumed.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn cancel_run(
         &self,
