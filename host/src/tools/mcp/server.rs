@@ -15,6 +15,8 @@ use std::time::Duration;
 /// Seconds a shutdown waits for a server to end before its process group
 /// is killed.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
+/// How long a server that let a call time out has to answer a ping.
+const PING_WAIT: Duration = Duration::from_secs(5);
 
 /// What went wrong with an MCP server; the tool call's error says it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -212,10 +214,23 @@ impl McpServer {
             tokio::time::timeout(Duration::from_secs(secs), client.call_tool(params)).await;
         match answer {
             Ok(Ok(result)) => Ok((result, tool)),
-            Err(_) => Err(failed(format!(
-                "no answer within {secs} s (the server may still be working; a stdio server's message over 16 MiB is also never delivered); raise `timeout_secs` under [tools.{}] if it needs longer",
-                self.name
-            ))),
+            Err(_) => {
+                // A server that does not answer a ping either is wedged (or
+                // lost the session): the next call starts afresh.
+                let alive = self.answers_ping(&client).await;
+                if !alive {
+                    self.drop_connection(generation).await;
+                }
+                Err(failed(format!(
+                    "no answer within {secs} s ({}; a stdio server's message over 16 MiB is also never delivered); raise `timeout_secs` under [tools.{}] if it needs longer",
+                    if alive {
+                        "the server answers pings, so it may still be working"
+                    } else {
+                        "nor to a ping: it is started (or connected to) again for the next call"
+                    },
+                    self.name
+                )))
+            }
             Ok(Err(ServiceError::McpError(error))) => {
                 // "Unknown tool" comes back as a protocol error from some
                 // servers: look again, and say so if the tool is gone.
@@ -240,6 +255,16 @@ impl McpServer {
                 )))
             }
         }
+    }
+
+    /// Whether the server answers a ping within [`PING_WAIT`].
+    async fn answers_ping(&self, client: &rmcp::Peer<rmcp::RoleClient>) -> bool {
+        let ping = rmcp::model::PingRequest {
+            method: Default::default(),
+            extensions: Default::default(),
+        };
+        let sent = client.send_request(rmcp::model::ClientRequest::PingRequest(ping));
+        matches!(tokio::time::timeout(PING_WAIT, sent).await, Ok(Ok(_)))
     }
 
     /// The live connection, made first if there is none or it died.
