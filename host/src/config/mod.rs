@@ -26,10 +26,13 @@
 //! schema = { type = "object", properties = { query = { type = "string" } } }
 //! idempotent = true
 //!
+//! [tools.time]                # an MCP server's tools: time__get_current_time, …
+//! mcp = { command = ["mcp-server-time"] }   # or url = "http://…/mcp"
+//!
 //! [agents.researcher]
 //! component = "researcher.wasm"
 //! models = ["scripted"]       # the first is the default
-//! tools = ["search"]
+//! tools = ["search", "time"]
 //! ```
 
 pub mod limits;
