@@ -149,7 +149,11 @@ pub struct HttpEverything {
 
 impl HttpEverything {
     pub fn start(dir: &std::path::Path) -> HttpEverything {
-        let port = free_port();
+        HttpEverything::start_on(dir, free_port())
+    }
+
+    /// On `port` (to start it again where it was).
+    pub fn start_on(dir: &std::path::Path, port: u16) -> HttpEverything {
         let script =
             dir.join("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
         let child = Command::new("node")

@@ -219,3 +219,47 @@ fn an_mcp_client_drives_relive_serve_over_http() {
     assert_eq!(status, 401);
     served.terminate();
 }
+
+/// Issue 17: an HTTP server that restarts (its sessions lost) is connected
+/// to again; an idempotent call is made again on the new connection
+/// instead of failing.
+#[test]
+fn the_service_reconnects_to_an_http_server_that_restarted() {
+    let Some(dir) = servers() else { return };
+    let server = HttpEverything::start(&dir);
+    let port = server
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let config = format!(
+        "[tools.every]\nmcp = {{ url = \"{}\" }}\nallow = [\"echo\"]\ntimeout_secs = 2\n",
+        server.url
+    );
+    let scratch = researcher(
+        &config,
+        &["every"],
+        script(&[&[("every__echo", json!({"message": "hi"}))]]),
+    );
+    let served = Served::start(&scratch, &[]);
+    let run = served.run_to_end();
+    assert_eq!(run["status"], "completed", "{run}");
+    drop(server);
+    let _again = HttpEverything::start_on(&dir, port.parse().unwrap());
+    let begun = Instant::now();
+    let run = served.run_to_end();
+    assert_eq!(run["status"], "completed", "{run}");
+    let id = run["id"].as_str().unwrap();
+    assert_eq!(
+        tool_answer(&scratch, id, "every__echo").unwrap(),
+        r#""Echo: hi""#,
+        "{}",
+        served.log()
+    );
+    eprintln!("the call after the restart took {:?}", begun.elapsed());
+    served.terminate();
+}

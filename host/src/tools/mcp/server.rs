@@ -16,7 +16,7 @@ use std::time::Duration;
 /// is killed.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// How long a server that let a call time out has to answer a ping.
-const PING_WAIT: Duration = Duration::from_secs(5);
+const PING_WAIT: Duration = Duration::from_secs(2);
 
 /// What went wrong with an MCP server; the tool call's error says it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +41,20 @@ pub enum McpError {
     },
     #[error("MCP server `{server}` is closed: relive is shutting down")]
     Closed { server: String },
+}
+
+/// Whether a failed call broke the connection (which was then dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Broken {
+    Yes,
+    No,
+}
+
+impl Broken {
+    /// `error`, which left the connection as it was.
+    fn no(error: McpError) -> (McpError, Broken) {
+        (error, Broken::No)
+    }
 }
 
 /// A server's tools as it listed them when relive connected.
@@ -176,20 +190,45 @@ impl McpServer {
 
     /// Calls the tool named `exposed` (its relive name) with `arguments`,
     /// within `timeout_secs`; returns the server's result and the tool as
-    /// listed.
+    /// listed. When the connection broke during the call (the server died,
+    /// restarted, or stopped answering), an `idempotent` call is made once
+    /// more, on a new connection.
     pub async fn call(
         &self,
         exposed: &str,
         arguments: Option<serde_json::Map<String, serde_json::Value>>,
         idempotency_key: &str,
+        idempotent: bool,
     ) -> Result<(CallToolResult, Tool), McpError> {
-        let (client, listed, generation) = self.connection().await?;
+        let first = self
+            .call_once(exposed, arguments.clone(), idempotency_key)
+            .await;
+        match first {
+            Err((error, Broken::Yes)) if idempotent => {
+                eprintln!("relive: {error}; calling it again (it is idempotent)");
+                self.call_once(exposed, arguments, idempotency_key)
+                    .await
+                    .map_err(|(e, _)| e)
+            }
+            other => other.map_err(|(e, _)| e),
+        }
+    }
+
+    /// One attempt of [`McpServer::call`]; an error says whether the
+    /// connection broke (and was dropped).
+    async fn call_once(
+        &self,
+        exposed: &str,
+        arguments: Option<serde_json::Map<String, serde_json::Value>>,
+        idempotency_key: &str,
+    ) -> Result<(CallToolResult, Tool), (McpError, Broken)> {
+        let (client, listed, generation) = self.connection().await.map_err(Broken::no)?;
         let Some(tool) = listed.find(&self.name, exposed).cloned() else {
-            return Err(McpError::Vanished {
+            return Err(Broken::no(McpError::Vanished {
                 server: self.name.clone(),
                 tool: exposed.to_string(),
                 offered: listed.names(),
-            });
+            }));
         };
         let failed = |reason: String| McpError::Call {
             server: self.name.clone(),
@@ -221,15 +260,19 @@ impl McpServer {
                 if !alive {
                     self.drop_connection(generation).await;
                 }
-                Err(failed(format!(
-                    "no answer within {secs} s ({}; a stdio server's message over 16 MiB is also never delivered); raise `timeout_secs` under [tools.{}] if it needs longer",
-                    if alive {
-                        "the server answers pings, so it may still be working"
-                    } else {
-                        "nor to a ping: it is started (or connected to) again for the next call"
-                    },
-                    self.name
-                )))
+                let broken = if alive { Broken::No } else { Broken::Yes };
+                Err((
+                    failed(format!(
+                        "no answer within {secs} s ({}; a stdio server's message over 16 MiB is also never delivered); raise `timeout_secs` under [tools.{}] if it needs longer",
+                        if alive {
+                            "the server answers pings, so it may still be working"
+                        } else {
+                            "nor to a ping: it is started (or connected to) again for the next call"
+                        },
+                        self.name
+                    )),
+                    broken,
+                ))
             }
             Ok(Err(ServiceError::McpError(error))) => {
                 // "Unknown tool" comes back as a protocol error from some
@@ -237,22 +280,23 @@ impl McpServer {
                 if let Ok(fresh) = self.relist(generation).await
                     && fresh.find(&self.name, exposed).is_none()
                 {
-                    return Err(McpError::Vanished {
+                    return Err(Broken::no(McpError::Vanished {
                         server: self.name.clone(),
                         tool: exposed.to_string(),
                         offered: fresh.names(),
-                    });
+                    }));
                 }
-                Err(failed(format!(
+                Err(Broken::no(failed(format!(
                     "it answered with error {}: {}",
                     error.code.0, error.message
-                )))
+                ))))
             }
             Ok(Err(e)) => {
                 self.drop_connection(generation).await;
-                Err(failed(format!(
+                let error = failed(format!(
                     "the connection broke ({e}); the server is started (or connected to) again for the next call"
-                )))
+                ));
+                Err((error, Broken::Yes))
             }
         }
     }

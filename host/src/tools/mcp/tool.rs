@@ -106,7 +106,12 @@ impl Tool for McpTool {
             };
             let (answer, tool) = self
                 .server
-                .call(&self.exposed, arguments, &ctx.idempotency_key)
+                .call(
+                    &self.exposed,
+                    arguments,
+                    &ctx.idempotency_key,
+                    self.idempotent,
+                )
                 .await
                 .map_err(|e| ToolError::Failed(e.to_string()))?;
             result::to_result(self.server.name(), &tool, answer, ctx.max_result_bytes)
