@@ -136,9 +136,12 @@ enum Command {
     /// SIGTERM it stops taking work, lets runs finish the host call they
     /// are in, and leaves them to be resumed by the next start.
     ///
+    /// The same tools as `relive mcp` are served over MCP (streamable HTTP)
+    /// at /mcp, so an assistant that speaks MCP can drive the service.
+    ///
     /// Authentication: set RELIVE_TOKEN (or --token-file) to require
-    /// `Authorization: Bearer TOKEN` on the API; a token is required when
-    /// listening on an address other than loopback.
+    /// `Authorization: Bearer TOKEN` on the API and /mcp; a token is
+    /// required when listening on an address other than loopback.
     #[command(after_help = "Examples:
   relive serve --config relive.toml
   curl -s -X POST localhost:7070/v1/runs -H 'content-type: application/json' \\
