@@ -235,15 +235,7 @@ impl McpServer {
             tool: tool.name.to_string(),
             reason,
         };
-        let mut params = CallToolRequestParams::new(tool.name.to_string());
-        params.arguments = arguments;
-        // Servers may use it to make a call run once however often it is sent.
-        let mut meta = serde_json::Map::new();
-        meta.insert(
-            "relive/idempotency-key".into(),
-            serde_json::Value::String(idempotency_key.to_string()),
-        );
-        params.meta = Some(meta.into());
+        let params = request(&tool, arguments, idempotency_key);
         let secs = self
             .config
             .timeout_secs
@@ -411,6 +403,25 @@ fn kill_group(group: Option<u32>) {
     }
     #[cfg(not(unix))]
     let _ = group;
+}
+
+/// The `tools/call` request of `tool`, with the call's idempotency key in
+/// `_meta`: servers may use it to make a call run once however often it
+/// is sent.
+fn request(
+    tool: &Tool,
+    arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    idempotency_key: &str,
+) -> CallToolRequestParams {
+    let mut params = CallToolRequestParams::new(tool.name.to_string());
+    params.arguments = arguments;
+    let mut meta = serde_json::Map::new();
+    meta.insert(
+        "relive/idempotency-key".into(),
+        serde_json::Value::String(idempotency_key.to_string()),
+    );
+    params.meta = Some(meta.into());
+    params
 }
 
 /// Lists every tool of the server (following pages).
