@@ -283,6 +283,9 @@ impl McpServer {
                     error.code.0, error.message
                 ))))
             }
+            Ok(Err(ServiceError::UnexpectedResponse)) => Err(Broken::no(failed(
+                "it answered with something other than a result (an input request or a task, which relive does not take part in)".into(),
+            ))),
             Ok(Err(e)) => {
                 self.drop_connection(generation).await;
                 let error = failed(format!(
