@@ -163,12 +163,20 @@ fn the_service_shares_one_server_restarts_it_and_stops_it() {
     let run = served.run_to_end();
     assert_eq!(run["status"], "completed", "{run}\n{}", served.log());
     let second = marked(&mark);
-    assert_eq!(second.len(), 1);
-    assert_ne!(second, first, "a new server process");
-    assert!(
-        served.log().contains("has gone away; starting it again"),
-        "{}",
+    assert_eq!(
+        second.len(),
+        1,
+        "one new server process: {second:?} (first {first:?})\n{}",
         served.log()
+    );
+    assert_ne!(second, first, "a new server process");
+    // Whether the pool sees the dead process before the call or the call
+    // finds the connection broken is a race; both restart it and say so.
+    let log = served.log();
+    assert!(
+        log.contains("has gone away; starting it again")
+            || log.contains("the connection broke (Transport closed); the server is started"),
+        "{log}"
     );
     served.terminate();
     wait_none_marked(&mark, Duration::from_secs(10));
