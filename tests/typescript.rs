@@ -398,6 +398,32 @@ fn ts_example_fixtures_replay() {
     }
 }
 
+/// Found here (issue 16): SpiderMonkey reads the monotonic clock on its own
+/// (GC slices, the event loop), as often as the heap makes it, and the
+/// host journals and matches every read. A change to the SDK that leaves
+/// every LLM, tool and log call as it was still moves those reads, so a
+/// fixture recorded before the change diverges on a `clock monotonic`
+/// entry: this one is examples/triage-ts's fixture as the SDK of issue 15
+/// recorded it (re-recorded in examples/triage-ts/fixtures; the calls other
+/// than clock reads are the same, entry for entry).
+#[test]
+#[ignore = "host: engine-internal monotonic clock reads make TS fixtures diverge after an SDK change (see the doc comment)"]
+fn ts_fixture_recorded_before_an_sdk_change_replays() {
+    let Some(agent) = example("triage-ts") else {
+        return;
+    };
+    let fixture = root().join("tests/fixtures/ts-sdk-change/triage-ts-double-charge.jsonl");
+    let out = relive_bin()
+        .arg("replay")
+        .arg(&agent)
+        .arg(&fixture)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(report["passed"], true, "{report}");
+}
+
 #[test]
 fn changed_ts_build_diverges_at_the_changed_llm_call() {
     let Some(changed) = changed_researcher() else {
@@ -838,13 +864,6 @@ fn ts_batch_calls_return_errors_in_place_and_journal_in_order() {
             "{output}"
         );
     }
-    let spawn = texts("spawn");
-    assert!(
-        spawn[0].starts_with(
-            "AgentError denied: denied: agent `ts-nondet` may not start agent `stranger`"
-        ),
-        "{output}"
-    );
     assert_eq!(texts("join"), Vec::<String>::new());
     // One entry per call, in the order given.
     let id = report["id"].as_str().unwrap();
@@ -865,6 +884,44 @@ fn ts_batch_calls_return_errors_in_place_and_journal_in_order() {
         ]
     );
     let replay = export_and_replay(&scratch, id, &agent);
+    assert_eq!(replay["passed"], true, "{replay}");
+}
+
+/// An agent it may not start: `agents.spawn` throws an `agents.AgentError`
+/// of kind `denied` from a real component.
+#[test]
+fn ts_spawn_of_an_agent_not_allowed_throws_a_denied_agent_error() {
+    let Some(agent) = nondet_guest() else {
+        return;
+    };
+    let scratch = Scratch::copy_of("tests/guests/ts-nondet");
+    let report = run_json(&scratch, &agent, "spawn-denied");
+    assert_eq!(report["status"], "completed", "{report}");
+    let output = report["output"].as_str().unwrap();
+    assert!(
+        output.starts_with(
+            "AgentError denied: denied: agent `ts-nondet` may not start agent `stranger`; to allow it, add \"stranger\" to `agents` under [agents.ts-nondet] in "
+        ),
+        "{output}"
+    );
+}
+
+/// Host bug, found here (issue 16): a spawn the run's policy refuses is not
+/// journaled, and its message names the configuration file of the process
+/// that runs it (`self.grants.config_source` in host/src/imports/agents.rs).
+/// `relive replay` has none, so the replayed message ends `in (none)` and
+/// the output differs from the recorded one; an agent loop sends that
+/// message to the model, so there the next LLM request diverges.
+#[test]
+#[ignore = "host bug: a refused agents.spawn is not journaled and its message names the current relive.toml (see the doc comment)"]
+fn ts_replay_of_a_refused_spawn_gives_the_recorded_message() {
+    let Some(agent) = nondet_guest() else {
+        return;
+    };
+    let scratch = Scratch::copy_of("tests/guests/ts-nondet");
+    let report = run_json(&scratch, &agent, "spawn-denied");
+    assert_eq!(report["status"], "completed", "{report}");
+    let replay = export_and_replay(&scratch, report["id"].as_str().unwrap(), &agent);
     assert_eq!(replay["passed"], true, "{replay}");
 }
 

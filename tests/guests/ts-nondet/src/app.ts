@@ -10,11 +10,12 @@
  * - `network PORT`: tries `fetch` to 127.0.0.1:PORT; returns what happened
  *   (the SDK replaces `fetch`, which `relive build` compiles out).
  * - `raise`: fails with an Error thrown two frames deep.
- * - `batch`: the batch calls and child runs through the real imports:
- *   `tools.callBatch` (`pause`, an ungranted tool), `llm.chatBatch` (no
- *   model is granted), `agents.spawn` of an agent it may not start and an
- *   empty `agents.join`; returns what each gave, so the test sees how
+ * - `batch`: the batch calls through the real imports: `tools.callBatch`
+ *   (`pause`, an ungranted tool), `llm.chatBatch` (no model is granted) and
+ *   an empty `agents.join`; returns what each gave, so the test sees how
  *   componentize-js hands over WIT results and tuples.
+ * - `spawn-denied`: `agents.spawn` of an agent it may not start; returns
+ *   the error it got.
  */
 
 import { AgentError, LlmError, Message, ToolError, agents, exportAgent, llm, log, tools } from "relive-sdk";
@@ -72,18 +73,19 @@ function batch(): Record<string, string[]> {
     ["nope", "{}"],
   ]);
   const chats = llm.chatBatch([{ messages: [Message.user("one")] }, { messages: [Message.user("two")], model: "large" }]);
-  let spawned: unknown;
-  try {
-    spawned = agents.spawn("stranger", "hi");
-  } catch (e) {
-    spawned = e;
-  }
   return {
     tools: toolResults.map(shown),
     chats: chats.map(shown),
-    spawn: [shown(spawned)],
     join: agents.join([]).map(shown),
   };
+}
+
+function spawnDenied(): string {
+  try {
+    return shown(agents.spawn("stranger", "hi"));
+  } catch (e) {
+    return shown(e);
+  }
 }
 
 export const run = exportAgent(async (input) => {
@@ -102,7 +104,9 @@ export const run = exportAgent(async (input) => {
       return explode(1);
     case "batch":
       return batch();
+    case "spawn-denied":
+      return spawnDenied();
     default:
-      throw new AgentError(`ts-nondet: unknown command ${JSON.stringify(command)}; use values, network PORT, raise or batch`);
+      throw new AgentError(`ts-nondet: unknown command ${JSON.stringify(command)}; use values, network PORT, raise, batch or spawn-denied`);
   }
 });
