@@ -17,7 +17,7 @@
 //! before any test runs it.
 
 use crate::support::*;
-use relive::journal::{EntryKind, EntryState};
+use relive::journal::{EntryKind, EntryState, RunStatus};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -388,7 +388,7 @@ fn ts_researcher_killed_mid_run_resumes_without_rerunning_completed_tools() {
 
 #[test]
 fn ts_example_fixtures_replay() {
-    for example_name in ["researcher-ts", "triage-ts"] {
+    for example_name in ["researcher-ts", "triage-ts", "dispatcher-ts"] {
         let Some(agent) = example(example_name) else {
             return;
         };
@@ -396,6 +396,32 @@ fn ts_example_fixtures_replay() {
             assert_eq!(report["passed"], true, "{fixture}: {report}");
         }
     }
+}
+
+/// Found here (issue 16): SpiderMonkey reads the monotonic clock on its own
+/// (GC slices, the event loop), as often as the heap makes it, and the
+/// host journals and matches every read. A change to the SDK that leaves
+/// every LLM, tool and log call as it was still moves those reads, so a
+/// fixture recorded before the change diverges on a `clock monotonic`
+/// entry: this one is examples/triage-ts's fixture as the SDK of issue 15
+/// recorded it (re-recorded in examples/triage-ts/fixtures; the calls other
+/// than clock reads are the same, entry for entry).
+#[test]
+#[ignore = "host: engine-internal monotonic clock reads make TS fixtures diverge after an SDK change (see the doc comment)"]
+fn ts_fixture_recorded_before_an_sdk_change_replays() {
+    let Some(agent) = example("triage-ts") else {
+        return;
+    };
+    let fixture = root().join("tests/fixtures/ts-sdk-change/triage-ts-double-charge.jsonl");
+    let out = relive_bin()
+        .arg("replay")
+        .arg(&agent)
+        .arg(&fixture)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(report["passed"], true, "{report}");
 }
 
 #[test]
@@ -800,4 +826,282 @@ fn ts_component_importing_wasi_http_is_refused_with_the_flag_to_use() {
     );
     assert!(text.contains("--disable http fetch-event"), "{text}");
     assert!(text.contains("`relive build`"), "{text}");
+}
+
+/// The batch calls and child runs from a real TypeScript component: how
+/// componentize-js hands over WIT results and tuples, which the SDK's unit
+/// tests (a fake host) cannot see.
+#[test]
+fn ts_batch_calls_return_errors_in_place_and_journal_in_order() {
+    let Some(agent) = nondet_guest() else {
+        return;
+    };
+    let scratch = Scratch::copy_of("tests/guests/ts-nondet");
+    let report = run_json(&scratch, &agent, "batch");
+    assert_eq!(report["status"], "completed", "{report}");
+    let output: serde_json::Value =
+        serde_json::from_str(report["output"].as_str().unwrap()).unwrap();
+    let texts = |key: &str| -> Vec<String> {
+        output[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: {output}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let tools = texts("tools");
+    assert_eq!(tools.len(), 2, "{output}");
+    assert_eq!(tools[0], "ok: {}");
+    assert!(
+        tools[1].starts_with("ToolError not-found: not found: no tool `nope` is granted"),
+        "{output}"
+    );
+    let chats = texts("chats");
+    assert_eq!(chats.len(), 2, "{output}");
+    for chat in &chats {
+        assert!(
+            chat.starts_with("LlmError denied: model denied: no model is granted"),
+            "{output}"
+        );
+    }
+    assert_eq!(texts("join"), Vec::<String>::new());
+    // One entry per call, in the order given.
+    let id = report["id"].as_str().unwrap();
+    let entries = scratch.entries(id);
+    let calls: Vec<(EntryKind, &str)> = entries
+        .iter()
+        .filter(|e| !matches!(e.kind, EntryKind::Clock | EntryKind::Random))
+        .map(|e| (e.kind, e.name.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (EntryKind::Tool, "pause"),
+            (EntryKind::Tool, "nope"),
+            (EntryKind::Llm, "default"),
+            (EntryKind::Llm, "large"),
+            (EntryKind::Join, "join"),
+        ]
+    );
+    let replay = export_and_replay(&scratch, id, &agent);
+    assert_eq!(replay["passed"], true, "{replay}");
+}
+
+/// An agent it may not start: `agents.spawn` throws an `agents.AgentError`
+/// of kind `denied` from a real component.
+#[test]
+fn ts_spawn_of_an_agent_not_allowed_throws_a_denied_agent_error() {
+    let Some(agent) = nondet_guest() else {
+        return;
+    };
+    let scratch = Scratch::copy_of("tests/guests/ts-nondet");
+    let report = run_json(&scratch, &agent, "spawn-denied");
+    assert_eq!(report["status"], "completed", "{report}");
+    let output = report["output"].as_str().unwrap();
+    assert!(
+        output.starts_with(
+            "AgentError denied: denied: agent `ts-nondet` may not start agent `stranger`; to allow it, add \"stranger\" to `agents` under [agents.ts-nondet] in "
+        ),
+        "{output}"
+    );
+}
+
+/// Host bug, found here (issue 16): a spawn the run's policy refuses is not
+/// journaled, and its message names the configuration file of the process
+/// that runs it (`self.grants.config_source` in host/src/imports/agents.rs).
+/// `relive replay` has none, so the replayed message ends `in (none)` and
+/// the output differs from the recorded one; an agent loop sends that
+/// message to the model, so there the next LLM request diverges.
+#[test]
+#[ignore = "host bug: a refused agents.spawn is not journaled and its message names the current relive.toml (see the doc comment)"]
+fn ts_replay_of_a_refused_spawn_gives_the_recorded_message() {
+    let Some(agent) = nondet_guest() else {
+        return;
+    };
+    let scratch = Scratch::copy_of("tests/guests/ts-nondet");
+    let report = run_json(&scratch, &agent, "spawn-denied");
+    assert_eq!(report["status"], "completed", "{report}");
+    let replay = export_and_replay(&scratch, report["id"].as_str().unwrap(), &agent);
+    assert_eq!(replay["passed"], true, "{replay}");
+}
+
+/// A scratch copy of `examples/dispatcher-ts` whose relive.toml names the
+/// TypeScript dispatcher `agent` and the Rust researcher built from source,
+/// and reaches the researcher's script and tool in the repository.
+fn dispatcher_scratch(agent: &Path) -> Scratch {
+    let scratch = Scratch::example("dispatcher-ts");
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap();
+    let mut rewritten = config.clone();
+    for (from, to) in [
+        ("\"dispatcher-ts.wasm\"", agent.to_path_buf()),
+        (
+            "\"../../target/wasm32-wasip2/release/researcher.wasm\"",
+            guest("researcher"),
+        ),
+    ] {
+        assert!(rewritten.contains(from), "{from} is not in:\n{config}");
+        rewritten = rewritten.replace(from, &format!("\"{}\"", to.display()));
+    }
+    let rewritten = rewritten.replace(
+        "\"../",
+        &format!("\"{}/", root().join("examples").display()),
+    );
+    std::fs::write(scratch.file("relive.toml"), rewritten).unwrap();
+    scratch
+}
+
+fn runs_of(scratch: &Scratch) -> Vec<relive::journal::RunRecord> {
+    relive::journal::all_runs(&*scratch.journal(), None).unwrap()
+}
+
+fn children_of(scratch: &Scratch, parent: &str) -> Vec<relive::journal::RunRecord> {
+    runs_of(scratch)
+        .into_iter()
+        .filter(|r| r.parent.as_deref() == Some(parent))
+        .collect()
+}
+
+const REQUEST: &str = "How does relive resume a run?";
+
+#[test]
+fn ts_dispatcher_hands_off_to_a_rust_researcher_child_run() {
+    let Some(agent) = example("dispatcher-ts") else {
+        return;
+    };
+    let scratch = dispatcher_scratch(&agent);
+    let out = scratch.run(&["run", "dispatcher-ts", "--input", REQUEST, "--json"]);
+    assert_code(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["status"], "completed", "{report}");
+    // The hand-off: the researcher's answer is the dispatcher's.
+    assert_eq!(
+        report["output"].as_str().unwrap(),
+        final_answer_of_script("researcher")
+    );
+    let id = report["id"].as_str().unwrap().to_string();
+    let children = children_of(&scratch, &id);
+    assert_eq!(children.len(), 1, "{children:?}");
+    let child = &children[0];
+    assert_eq!(
+        (child.agent.as_str(), child.status),
+        ("researcher", RunStatus::Completed)
+    );
+    assert_eq!(report["output"].as_str(), child.output.as_deref());
+    // The loop's calls, as the Rust and Python dispatchers make them: the
+    // model, then the child as a spawn and a join, its id derived from the
+    // spawn's position. (StarlingMonkey reads the clock on its own.)
+    let entries = scratch.entries(&id);
+    let calls: Vec<(EntryKind, &str)> = entries
+        .iter()
+        .filter(|e| !matches!(e.kind, EntryKind::Clock | EntryKind::Random))
+        .map(|e| (e.kind, e.name.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (EntryKind::Log, "info"),
+            (EntryKind::Llm, "default"),
+            (EntryKind::Log, "info"),
+            (EntryKind::Spawn, "researcher"),
+            (EntryKind::Join, "join"),
+            (EntryKind::Log, "info"),
+        ]
+    );
+    let spawn = entries.iter().find(|e| e.kind == EntryKind::Spawn).unwrap();
+    assert_eq!(child.id, format!("{id}.{}", spawn.seq));
+    // The hand-off tool as the Rust SDK offers it, schema byte for byte.
+    let llm = entries.iter().find(|e| e.kind == EntryKind::Llm).unwrap();
+    let request: serde_json::Value = serde_json::from_str(&llm.request).unwrap();
+    let tool = &request["tools"][0];
+    assert_eq!(tool["name"], "handoff_researcher", "{request}");
+    assert_eq!(
+        tool["parameters"],
+        r#"{"type":"object","properties":{"input":{"type":"string","description":"what to ask the agent"}},"required":["input"]}"#,
+        "{request}"
+    );
+    let last = &entries
+        .iter()
+        .rfind(|e| e.kind == EntryKind::Log)
+        .unwrap()
+        .request;
+    assert!(last.contains("step 1: handed off"), "{last}");
+    let shown = stdout(&scratch.run(&["show", &id]));
+    assert!(
+        shown.contains(&format!("child run {} (researcher): completed", child.id)),
+        "{shown}"
+    );
+    // Both journals are replay tests.
+    for (run, wasm) in [(&id, agent.clone()), (&child.id, guest("researcher"))] {
+        let replay = export_and_replay(&scratch, run, &wasm);
+        assert_eq!(replay["passed"], true, "{run}: {replay}");
+    }
+}
+
+/// SIGKILL while the researcher child's second search hangs, then resume the
+/// TypeScript dispatcher: the same child goes on from its journal, and the
+/// search that completed before the kill ran once.
+#[test]
+fn ts_dispatcher_killed_during_a_childs_search_resumes_the_same_child() {
+    let Some(agent) = example("dispatcher-ts") else {
+        return;
+    };
+    let scratch = dispatcher_scratch(&agent);
+    let log = scratch.file("search.log");
+    let pidfile = scratch.file("hang.pid");
+    let mut cmd = scratch.relive();
+    cmd.args(["run", "dispatcher-ts", "--input", REQUEST])
+        .env("SEARCH_LOG", &log)
+        .env("SEARCH_HANG_ON", "replay")
+        .env("SEARCH_HANG_PIDFILE", &pidfile);
+    kill_when_tool_hangs(cmd, &pidfile);
+
+    let parent = runs_of(&scratch)
+        .into_iter()
+        .find(|r| r.parent.is_none())
+        .unwrap();
+    assert_ne!(parent.status, RunStatus::Completed);
+    let before = children_of(&scratch, &parent.id);
+    assert_eq!(before.len(), 1, "{before:?}");
+    let child = before[0].id.clone();
+    assert_eq!(before[0].status, RunStatus::Running, "{before:?}");
+    let searches: Vec<_> = scratch
+        .entries(&child)
+        .iter()
+        .filter(|e| e.kind == EntryKind::Tool)
+        .map(|e| (e.seq, e.state))
+        .collect();
+    assert_eq!(searches.len(), 2, "killed during the second search");
+    assert_eq!(searches[0].1, EntryState::Completed);
+    assert_eq!(searches[1].1, EntryState::Started);
+
+    let out = scratch
+        .relive()
+        .args(["resume", &parent.id, "--json"])
+        .env("SEARCH_LOG", &log)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["status"], "completed", "{report}");
+    let after = children_of(&scratch, &parent.id);
+    assert_eq!(after.len(), 1, "no second child: {after:?}");
+    assert_eq!(after[0].id, child);
+    assert_eq!(after[0].status, RunStatus::Completed);
+    assert_eq!(report["output"].as_str(), after[0].output.as_deref());
+    assert_eq!(
+        report["output"].as_str().unwrap(),
+        final_answer_of_script("researcher")
+    );
+    // The completed search ran once; the interrupted one ran again, with
+    // the same key.
+    let counts = first_word_counts(&log);
+    let key = |seq: u64| format!("relive-{child}-{seq}");
+    assert_eq!(counts.get(&key(searches[0].0)), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&key(searches[1].0)), Some(&2), "{counts:?}");
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    // The output is what a replay of each final journal produces.
+    for (run, wasm) in [(&parent.id, agent.clone()), (&child, guest("researcher"))] {
+        let replay = export_and_replay(&scratch, run, &wasm);
+        assert_eq!(replay["passed"], true, "{run}: {replay}");
+    }
 }

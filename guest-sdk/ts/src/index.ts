@@ -33,9 +33,12 @@
  * });
  * ```
  *
- * The names are the Rust and Python SDKs': `llm.chat`, `tools.call`,
- * `tools.list`, `log`, `random`, `approval.request`, `timers.sleep`,
- * `signals.wait`, `patched`, and {@link AgentLoop}.
+ * The names are the Rust and Python SDKs': `llm.chat`, `llm.chatBatch`,
+ * `tools.call`, `tools.callBatch`, `tools.list`, `log`, `random`,
+ * `approval.request`, `timers.sleep`, `signals.wait`, `patched`,
+ * `agents.call`, `agents.spawn`, `agents.join` (other agents as child
+ * runs), and {@link AgentLoop}, which offers sub-agents to the model with
+ * `.agent(name, description)` and `.handoff(name, description)`.
  *
  * @module
  */
@@ -50,6 +53,7 @@ export type { Tool, ToolDefinition } from './tools.js';
 export { ValidationError } from './schema.js';
 export type { Infer, Schema } from './schema.js';
 export { deprecatePatch, patched } from './patches.js';
+export * as agents from './agents.js';
 export * as approval from './approval.js';
 export * as llm from './llm.js';
 export * as log from './log.js';

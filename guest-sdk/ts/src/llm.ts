@@ -24,7 +24,7 @@
  */
 /// <reference path="./wit/agent.d.ts" />
 
-import { chat as witChat } from 'relive:agent/llm@0.1.1';
+import { chat as witChat, chatBatch as witChatBatch } from 'relive:agent/llm@0.1.1';
 import type * as wit from 'relive:agent/llm@0.1.1';
 import type * as types from 'relive:agent/types@0.1.1';
 
@@ -124,6 +124,38 @@ export class LlmError extends Error {
  * @throws {LlmError}
  */
 export function chat(request: ChatRequest): ChatResponse {
+  try {
+    return witChat(toWit(request));
+  } catch (e) {
+    const error = payload<wit.LlmError>(e);
+    if (error === undefined) throw e;
+    throw new LlmError(error.tag, error.val);
+  }
+}
+
+/**
+ * Sends several requests at once: the host runs them concurrently and
+ * journals them as separate calls in the order given (so a replay is the
+ * same whatever order they finished in). One result per request, in order:
+ * the answer, or the {@link LlmError} it failed with (returned, not
+ * thrown).
+ *
+ * ```ts
+ * const [short, long] = llm.chatBatch([
+ *   { messages: [Message.user("Summarise in one line: ...")] },
+ *   { messages: [Message.user("Summarise in one page: ...")], model: "large" },
+ * ]);
+ * if (short instanceof LlmError) log.warn(`the short summary: ${short.message}`);
+ * ```
+ */
+export function chatBatch(requests: Iterable<ChatRequest>): Array<ChatResponse | LlmError> {
+  return witChatBatch([...requests].map(toWit)).map((result) =>
+    result.tag === 'ok' ? result.val : new LlmError(result.val.tag, result.val.val),
+  );
+}
+
+/** The WIT record of a request: only the fields given. */
+function toWit(request: ChatRequest): wit.ChatRequest {
   const witRequest: wit.ChatRequest = {
     messages: request.messages,
     tools: request.tools ?? [],
@@ -131,13 +163,7 @@ export function chat(request: ChatRequest): ChatResponse {
   if (request.model !== undefined) witRequest.model = request.model;
   if (request.temperature !== undefined) witRequest.temperature = request.temperature;
   if (request.maxTokens !== undefined) witRequest.maxTokens = request.maxTokens;
-  try {
-    return witChat(witRequest);
-  } catch (e) {
-    const error = payload<wit.LlmError>(e);
-    if (error === undefined) throw e;
-    throw new LlmError(error.tag, error.val);
-  }
+  return witRequest;
 }
 
 /**

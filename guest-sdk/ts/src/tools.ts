@@ -5,8 +5,8 @@
  * (a command, an HTTP fetch, files). The host runs them and journals their
  * results, so a replayed run gets the recorded result without running the
  * tool again. Call them with {@link call} (a value in, a checked value out)
- * or {@link callJson} (JSON text in and out); {@link list} returns them,
- * ready to offer to the model.
+ * or {@link callJson} (JSON text in and out), several at once with
+ * {@link callBatch}; {@link list} returns them, ready to offer to the model.
  *
  * ```ts
  * import { s, tools } from "relive-sdk";
@@ -37,7 +37,7 @@
  */
 /// <reference path="./wit/agent.d.ts" />
 
-import { call as witCall, list as witList } from 'relive:agent/tools@0.1.1';
+import { call as witCall, callBatch as witCallBatch, list as witList } from 'relive:agent/tools@0.1.1';
 import type * as wit from 'relive:agent/tools@0.1.1';
 import { payload, type ToolSpec } from './llm.js';
 import { type Infer, type Schema, ValidationError, parse } from './schema.js';
@@ -119,6 +119,26 @@ export function call<T = unknown>(name: string, args: unknown, result?: Schema<T
     const title = typeof result['title'] === 'string' ? result['title'] : 'the expected schema';
     throw new ToolError('failed', `tool \`${name}\` returned a result that does not match ${title}: ${e.message}`);
   }
+}
+
+/**
+ * Calls several host tools at once: `[name, args]` pairs, each `args` a
+ * JSON document. The host runs them concurrently and journals them as
+ * separate calls in the order given, so a replay is the same whatever order
+ * they finished in. One result per call, in order: its JSON result as text,
+ * or the {@link ToolError} it failed with (returned, not thrown).
+ *
+ * ```ts
+ * const queries = ['{"query":"wasm"}', '{"query":"wasi"}'];
+ * for (const result of tools.callBatch(queries.map((q) => ["search", q] as const))) {
+ *   if (result instanceof ToolError) log.warn(`search ${result.message}`);
+ * }
+ * ```
+ */
+export function callBatch(calls: Iterable<readonly [name: string, args: string]>): Array<string | ToolError> {
+  return witCallBatch([...calls].map(([name, args]): [string, string] => [name, args])).map((result) =>
+    result.tag === 'ok' ? result.val : new ToolError(result.val.tag, result.val.val),
+  );
 }
 
 /** The host tools granted to this agent, ready to offer to the model: one journaled host call. */

@@ -40,17 +40,17 @@ test('log, approval, timers, signals and patches reach their imports', () => {
   assert.deepEqual(
     fake.calls.map((c) => [c.fn, ...c.args]),
     [
-      ['log', 'warn', 'careful'],
-      ['request', 'pay', '{"amount":3}'],
-      ['request', 'pay', 'three'],
-      ['sleep', 1500n],
-      ['sleep', 0n],
-      ['sleepUntil', 86_400_000n],
-      ['wait', 'invoice-paid', 1000n],
-      ['wait', 'other', undefined],
-      ['patched', 'new-prompt'],
-      ['patched', 'other'],
-      ['deprecate', 'old'],
+      ['log.log', 'warn', 'careful'],
+      ['approval.request', 'pay', '{"amount":3}'],
+      ['approval.request', 'pay', 'three'],
+      ['timers.sleep', 1500n],
+      ['timers.sleep', 0n],
+      ['timers.sleep-until', 86_400_000n],
+      ['signals.wait', 'invoice-paid', 1000n],
+      ['signals.wait', 'other', undefined],
+      ['patches.patched', 'new-prompt'],
+      ['patches.patched', 'other'],
+      ['patches.deprecate', 'old'],
     ],
   );
 });

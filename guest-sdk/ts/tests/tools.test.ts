@@ -48,7 +48,7 @@ test('tools.call sends JSON and checks the result against a schema', () => {
   const Notes = s.object({ query: s.string(), notes: s.array(s.string()) }, { title: 'Notes' });
   const found = tools.call('search', { query: 'wasm' }, Notes);
   assert.deepEqual(found, { query: 'wasm', notes: ['n1'] });
-  assert.deepEqual(fake.calls[0], { fn: 'call', args: ['search', '{"query":"wasm"}'] });
+  assert.deepEqual(fake.calls[0], { fn: 'tools.call', args: ['search', '{"query":"wasm"}'] });
 
   const Wrong = s.object({ hits: s.integer() }, { title: 'Hits' });
   assert.throws(

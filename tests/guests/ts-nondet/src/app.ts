@@ -10,9 +10,15 @@
  * - `network PORT`: tries `fetch` to 127.0.0.1:PORT; returns what happened
  *   (the SDK replaces `fetch`, which `relive build` compiles out).
  * - `raise`: fails with an Error thrown two frames deep.
+ * - `batch`: the batch calls through the real imports: `tools.callBatch`
+ *   (`pause`, an ungranted tool), `llm.chatBatch` (no model is granted) and
+ *   an empty `agents.join`; returns what each gave, so the test sees how
+ *   componentize-js hands over WIT results and tuples.
+ * - `spawn-denied`: `agents.spawn` of an agent it may not start; returns
+ *   the error it got.
  */
 
-import { AgentError, exportAgent, log, tools } from "relive-sdk";
+import { AgentError, LlmError, Message, ToolError, agents, exportAgent, llm, log, tools } from "relive-sdk";
 
 /** Computed when the module is evaluated: while componentize-js builds the component. */
 const TOP_LEVEL = { now: Date.now() };
@@ -54,6 +60,34 @@ function explode(depth: number): string {
   return explode(depth - 1);
 }
 
+/** What a call gave: `ok: ...`, or `ErrorName kind: message`. */
+function shown(result: unknown): string {
+  if (result instanceof ToolError || result instanceof LlmError) return `${result.name} ${result.kind}: ${result.message}`;
+  if (result instanceof agents.AgentError) return `${result.name} ${result.kind}: ${result.describe()}`;
+  return `ok: ${String(result)}`;
+}
+
+function batch(): Record<string, string[]> {
+  const toolResults = tools.callBatch([
+    ["pause", "{}"],
+    ["nope", "{}"],
+  ]);
+  const chats = llm.chatBatch([{ messages: [Message.user("one")] }, { messages: [Message.user("two")], model: "large" }]);
+  return {
+    tools: toolResults.map(shown),
+    chats: chats.map(shown),
+    join: agents.join([]).map(shown),
+  };
+}
+
+function spawnDenied(): string {
+  try {
+    return shown(agents.spawn("stranger", "hi"));
+  } catch (e) {
+    return shown(e);
+  }
+}
+
 export const run = exportAgent(async (input) => {
   const [command, arg = ""] = input.split(" ");
   switch (command) {
@@ -68,7 +102,11 @@ export const run = exportAgent(async (input) => {
       return network(Number(arg));
     case "raise":
       return explode(1);
+    case "batch":
+      return batch();
+    case "spawn-denied":
+      return spawnDenied();
     default:
-      throw new AgentError(`ts-nondet: unknown command ${JSON.stringify(command)}; use values, network PORT or raise`);
+      throw new AgentError(`ts-nondet: unknown command ${JSON.stringify(command)}; use values, network PORT, raise, batch or spawn-denied`);
   }
 });
