@@ -906,14 +906,13 @@ fn ts_spawn_of_an_agent_not_allowed_throws_a_denied_agent_error() {
     );
 }
 
-/// Host bug, found here (issue 16): a spawn the run's policy refuses is not
+/// A bug found here (issue 16): a spawn the run's policy refused was not
 /// journaled, and its message names the configuration file of the process
-/// that runs it (`self.grants.config_source` in host/src/imports/agents.rs).
-/// `relive replay` has none, so the replayed message ends `in (none)` and
-/// the output differs from the recorded one; an agent loop sends that
-/// message to the model, so there the next LLM request diverges.
+/// that runs it. `relive replay` has none, so the replayed message ended
+/// `in (none)` and the output differed from the recorded one (an agent loop
+/// sends that message to the model, so there the next request diverged).
+/// The refusal is now the spawn entry's recorded answer.
 #[test]
-#[ignore = "host bug: a refused agents.spawn is not journaled and its message names the current relive.toml (see the doc comment)"]
 fn ts_replay_of_a_refused_spawn_gives_the_recorded_message() {
     let Some(agent) = nondet_guest() else {
         return;

@@ -82,13 +82,16 @@ impl HostState {
         input: String,
     ) -> wasmtime::Result<Result<String, wit_agents::AgentError>> {
         self.check_size("agents.spawn input", input.len() + agent.len())?;
-        if !self.grants.policy.may_start(&agent) {
+        // A refusal is the spawn's journaled answer, like any other: a
+        // replay gives the recorded message (which names the configuration
+        // file of the process that ran it), not one made from today's.
+        let refused = (!self.grants.policy.may_start(&agent)).then(|| {
             let me = &self.grants.agent;
-            return Ok(Err(wit_agents::AgentError::Denied(format!(
+            format!(
                 "agent `{me}` may not start agent `{agent}`; to allow it, add \"{agent}\" to `agents` under [agents.{me}] in {}",
                 self.grants.config_source
-            ))));
-        }
+            )
+        });
         let request = encode(&serde_json::json!({ "agent": agent, "input": input }));
         let run_id = self.recorder.run_id().to_string();
         let children = self.children.clone();
@@ -96,9 +99,10 @@ impl HostState {
         let live = move |seq: u64| -> BoxFuture<'static, Completion> {
             Box::pin(async move {
                 let child = child_id(&run_id, seq);
-                let answer = match &children {
-                    None => SpawnAnswer::Denied("this host cannot start child runs".into()),
-                    Some(c) => match c.start(&run_id, &child, &agent, &input).await {
+                let answer = match (&children, refused) {
+                    (_, Some(why)) => SpawnAnswer::Denied(why),
+                    (None, None) => SpawnAnswer::Denied("this host cannot start child runs".into()),
+                    (Some(c), None) => match c.start(&run_id, &child, &agent, &input).await {
                         Ok(()) => SpawnAnswer::Child(child),
                         Err(why) => SpawnAnswer::Denied(why),
                     },
