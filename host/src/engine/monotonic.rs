@@ -104,3 +104,128 @@ impl Recorder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Divergence, Mode, TimerPolicy};
+    use crate::journal::{Entry, EntryState};
+
+    /// A completed entry at `seq` answering `response`.
+    fn entry(seq: u64, kind: EntryKind, name: &str, response: &str) -> Entry {
+        let mut e = Entry::new(seq, kind, name, "null".into());
+        e.response = Some(response.into());
+        e.state = EntryState::Completed;
+        e
+    }
+
+    fn mono(seq: u64, value: u64) -> Entry {
+        entry(seq, EntryKind::Clock, MONOTONIC, &value.to_string())
+    }
+
+    fn replay(entries: Vec<Entry>, tolerant: bool) -> Recorder {
+        let mut r = Recorder::new("r".into(), None, entries, Mode::ReplayOnly, None);
+        if tolerant {
+            r.tolerate_monotonic_reads();
+        }
+        r
+    }
+
+    fn read_mono(r: &mut Recorder) -> Result<String, Stop> {
+        r.monotonic(|| panic!("a replay reads no live clock"), || "still".into())
+    }
+
+    fn read(r: &mut Recorder, kind: EntryKind, name: &str) -> Result<String, Stop> {
+        r.local(kind, name, "null".into(), || panic!("a replay runs nothing live"))
+    }
+
+    fn diverged(result: Result<impl std::fmt::Debug, Stop>) -> Divergence {
+        match result {
+            Err(Stop::Diverged(d)) => d,
+            other => panic!("expected a divergence, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn recorded_monotonic_reads_the_guest_does_not_make_are_skipped() {
+        let wall = r#"[1700000000,0]"#;
+        let mut r = replay(
+            vec![
+                mono(0, 5),
+                mono(1, 6),
+                entry(2, EntryKind::Clock, "wall", wall),
+                mono(3, 7),
+                mono(4, 8),
+            ],
+            true,
+        );
+        assert_eq!(read(&mut r, EntryKind::Clock, "wall").unwrap(), wall);
+        assert_eq!(read_mono(&mut r).unwrap(), "7");
+        // The guest returns with a recorded read left: skipped too.
+        r.finish().unwrap();
+        let t = r.tolerated().unwrap();
+        assert_eq!((t.skipped, t.synthesized), (3, 0));
+    }
+
+    #[test]
+    fn monotonic_reads_the_journal_does_not_hold_are_answered_without_an_entry() {
+        let mut r = replay(
+            vec![mono(0, 5), entry(1, EntryKind::Random, "u64", "42")],
+            true,
+        );
+        assert_eq!(read_mono(&mut r).unwrap(), "5");
+        // The journal holds a random read here: answered, nothing consumed.
+        assert_eq!(read_mono(&mut r).unwrap(), "still");
+        assert_eq!(r.next_seq(), 1);
+        assert_eq!(read(&mut r, EntryKind::Random, "u64").unwrap(), "42");
+        // Past the end of the journal, too.
+        assert_eq!(read_mono(&mut r).unwrap(), "still");
+        r.finish().unwrap();
+        let t = r.tolerated().unwrap();
+        assert_eq!((t.skipped, t.synthesized), (0, 2));
+    }
+
+    #[test]
+    fn a_wall_clock_or_random_mismatch_still_diverges_at_its_entry() {
+        let entries = || {
+            vec![
+                mono(0, 5),
+                entry(1, EntryKind::Clock, "wall", "[1,0]"),
+                entry(2, EntryKind::Random, "u64", "42"),
+            ]
+        };
+        // Random where the wall clock was read: #1, past the skipped read.
+        let mut r = replay(entries(), true);
+        let d = diverged(read(&mut r, EntryKind::Random, "u64"));
+        assert_eq!(d.seq, 1, "{d}");
+        assert_eq!(d.expected.unwrap().name, "wall");
+        // A wall read too many: the random entry is not skipped.
+        let mut r = replay(entries(), true);
+        read(&mut r, EntryKind::Clock, "wall").unwrap();
+        let d = diverged(read(&mut r, EntryKind::Clock, "wall"));
+        assert_eq!(d.seq, 2, "{d}");
+        assert_eq!(d.expected.unwrap().kind, EntryKind::Random);
+        // A random read left unmade is not skipped when the guest returns.
+        let mut r = replay(entries(), true);
+        read(&mut r, EntryKind::Clock, "wall").unwrap();
+        assert_eq!(diverged(r.finish()).seq, 2);
+    }
+
+    #[test]
+    fn without_tolerance_every_monotonic_read_is_matched_one_for_one() {
+        let entries = || vec![mono(0, 5), entry(1, EntryKind::Clock, "wall", "[1,0]")];
+        let mut r = replay(entries(), false);
+        assert_eq!(diverged(read(&mut r, EntryKind::Clock, "wall")).seq, 0);
+        let mut r = replay(entries(), false);
+        read_mono(&mut r).unwrap();
+        assert_eq!(diverged(read_mono(&mut r)).seq, 1);
+        let mut r = replay(vec![mono(0, 5)], false);
+        assert_eq!(diverged(r.finish()).seq, 0);
+        assert_eq!(r.tolerated(), None);
+        // A run that continues live (resume) never tolerates.
+        let mut r = Recorder::new("r".into(), None, entries(), Mode::Record(TimerPolicy::Wait), None);
+        r.tolerate_monotonic_reads();
+        assert_eq!(r.tolerated(), None);
+        assert_eq!(diverged(read(&mut r, EntryKind::Clock, "wall")).seq, 0);
+    }
+}
