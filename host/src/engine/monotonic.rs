@@ -136,7 +136,9 @@ mod tests {
     }
 
     fn read(r: &mut Recorder, kind: EntryKind, name: &str) -> Result<String, Stop> {
-        r.local(kind, name, "null".into(), || panic!("a replay runs nothing live"))
+        r.local(kind, name, "null".into(), || {
+            panic!("a replay runs nothing live")
+        })
     }
 
     fn diverged(result: Result<impl std::fmt::Debug, Stop>) -> Divergence {
@@ -223,7 +225,13 @@ mod tests {
         assert_eq!(diverged(r.finish()).seq, 0);
         assert_eq!(r.tolerated(), None);
         // A run that continues live (resume) never tolerates.
-        let mut r = Recorder::new("r".into(), None, entries(), Mode::Record(TimerPolicy::Wait), None);
+        let mut r = Recorder::new(
+            "r".into(),
+            None,
+            entries(),
+            Mode::Record(TimerPolicy::Wait),
+            None,
+        );
         r.tolerate_monotonic_reads();
         assert_eq!(r.tolerated(), None);
         assert_eq!(diverged(read(&mut r, EntryKind::Clock, "wall")).seq, 0);
