@@ -400,14 +400,15 @@ fn ts_example_fixtures_replay() {
 
 /// Found here (issue 16): SpiderMonkey reads the monotonic clock on its own
 /// (GC slices, the event loop), as often as the heap makes it, and the
-/// host journals and matches every read. A change to the SDK that leaves
-/// every LLM, tool and log call as it was still moves those reads, so a
-/// fixture recorded before the change diverges on a `clock monotonic`
-/// entry: this one is examples/triage-ts's fixture as the SDK of issue 15
-/// recorded it (re-recorded in examples/triage-ts/fixtures; the calls other
-/// than clock reads are the same, entry for entry).
+/// host journals every read. A change to the SDK that leaves every LLM,
+/// tool and log call as it was still moves those reads: this fixture is
+/// examples/triage-ts's as the SDK of issue 15 recorded it (re-recorded in
+/// examples/triage-ts/fixtures; the calls other than clock reads are the
+/// same, entry for entry), and it diverged on a `clock monotonic` entry.
+/// A fixture replay now matches monotonic reads by order only (engine
+/// `monotonic`): it passes, and says how many reads it skipped or answered
+/// without an entry.
 #[test]
-#[ignore = "host: engine-internal monotonic clock reads make TS fixtures diverge after an SDK change (see the doc comment)"]
 fn ts_fixture_recorded_before_an_sdk_change_replays() {
     let Some(agent) = example("triage-ts") else {
         return;
@@ -422,6 +423,9 @@ fn ts_fixture_recorded_before_an_sdk_change_replays() {
         .unwrap();
     let report = json(&out);
     assert_eq!(report["passed"], true, "{report}");
+    let reads = &report["monotonic_reads"];
+    let tolerated = reads["skipped"].as_u64().unwrap() + reads["synthesized"].as_u64().unwrap();
+    assert!(tolerated > 0, "{report}");
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //! A replay calls nothing live: no LLM, no tool, no clock. It passes when
 //! every call the agent makes matches the journal and the output is the one
 //! recorded; otherwise the error names each failing fixture with its first
-//! divergence.
+//! divergence. Monotonic clock reads are matched by order only (a
+//! JavaScript engine makes them on its own; see `engine::monotonic`).
 
 use crate::journal::export::{self, JournalFile};
 use crate::journal::{OpenOptions, RunStatus};

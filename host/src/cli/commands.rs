@@ -374,6 +374,7 @@ fn report_of(run: &crate::journal::RunRecord) -> RunReport {
             },
         },
         replayed: 0,
+        tolerated: Default::default(),
         elapsed: std::time::Duration::ZERO,
     }
 }

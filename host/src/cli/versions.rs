@@ -153,6 +153,10 @@ pub(super) fn replay(component: &Path, journal_path: &Path, json: bool) -> anyho
                 _ => None,
             },
             "error": report_error(&report),
+            "monotonic_reads": {
+                "skipped": report.tolerated.skipped,
+                "synthesized": report.tolerated.synthesized,
+            },
         });
         serde_json::to_writer(&mut out, &doc)?;
         writeln!(out)?;
@@ -163,6 +167,9 @@ pub(super) fn replay(component: &Path, journal_path: &Path, json: bool) -> anyho
             recorded.entries.len(),
             recorded.run.id
         )?;
+        if !report.tolerated.is_empty() {
+            writeln!(out, "{}", tolerated_note(report.tolerated))?;
+        }
     } else {
         match &report.outcome {
             Outcome::Diverged(d) => writeln!(out, "replay failed: run {} {d}", recorded.run.id)?,
@@ -180,6 +187,15 @@ pub(super) fn replay(component: &Path, journal_path: &Path, json: bool) -> anyho
     } else {
         EXIT_FAILED
     })
+}
+
+/// The note under a replay that matched monotonic clock reads by order
+/// only (their values carry nothing else).
+fn tolerated_note(t: crate::engine::ToleratedReads) -> String {
+    format!(
+        "note: monotonic clock reads matched by order only: {} recorded reads the agent no longer makes were skipped, {} new reads got the clock's last value",
+        t.skipped, t.synthesized
+    )
 }
 
 pub(super) fn report_error(report: &RunReport) -> Option<String> {

@@ -6,7 +6,9 @@
 //! and request digest. A match returns the recorded answer without doing
 //! anything; a mismatch stops the run with a [`Divergence`]; past the last
 //! entry the call runs live and is recorded. Nothing is ever skipped,
-//! reordered or invented.
+//! reordered or invented — with one exception, in a pure replay of a
+//! fixture only: monotonic clock reads, whose values mean nothing but their
+//! order, are matched by order rather than one for one (see `monotonic`).
 //!
 //! Commit rule (DESIGN §3): a non-idempotent call's `started` entry is
 //! fsynced before the effect starts; any other external call's `started`
@@ -23,6 +25,7 @@
 mod backlog;
 mod divergence;
 mod events;
+mod monotonic;
 mod recorder;
 mod stop;
 mod waits;
@@ -30,6 +33,7 @@ mod waits;
 pub use backlog::{JOURNAL_BACKLOG_BYTES, RUN_BACKLOG_BYTES, RUN_BACKLOG_HARD_BYTES};
 pub use divergence::{CallDescription, DIVERGENCE_HINT, Divergence, shorten};
 pub use events::{Event, Observer, Phase};
+pub use monotonic::{MONOTONIC, ToleratedReads};
 pub use recorder::{BatchCall, BoxFuture, Recorder};
 pub use stop::Stop;
 

@@ -59,6 +59,8 @@ pub struct Recorder {
     pub timers: TimerPolicy,
     /// Set by the host to stop the run before its next call (shutdown).
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// `Some` in a replay that tolerates monotonic clock reads.
+    pub(super) tolerated: Option<super::ToleratedReads>,
 }
 
 impl Recorder {
@@ -89,6 +91,7 @@ impl Recorder {
             budget: None,
             timers: TimerPolicy::default(),
             interrupt: None,
+            tolerated: None,
         }
     }
 
@@ -180,6 +183,7 @@ impl Recorder {
         name: &str,
         request: &str,
     ) -> Result<Option<Entry>, Stop> {
+        self.skip_unasked_monotonic(Some((kind, name)));
         let seq = self.cursor as u64;
         if self
             .interrupt
@@ -428,8 +432,9 @@ impl Recorder {
         if kind == EntryKind::Llm {
             self.llm_calls += 1;
         }
+        let matched = self.matching(kind, name, request)?;
         let seq = self.cursor as u64;
-        if let Some(entry) = self.matching(kind, name, request)? {
+        if let Some(entry) = matched {
             return match entry.state {
                 EntryState::Completed => self.replayed(entry).map(Planned::Replayed),
                 // An interrupted call ends the recorded answers.
@@ -559,7 +564,8 @@ impl Recorder {
 
     /// Called when the guest returned: in a replay, every recorded entry
     /// must have been reached.
-    pub fn finish(&self) -> Result<(), Stop> {
+    pub fn finish(&mut self) -> Result<(), Stop> {
+        self.skip_unasked_monotonic(None);
         if self.cursor < self.recorded.len() {
             let entry = &self.recorded[self.cursor];
             return Err(Stop::Diverged(Divergence {

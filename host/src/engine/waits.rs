@@ -16,6 +16,7 @@ impl Recorder {
     /// for the next call). `deprecated` markers are consumed when present
     /// and never recorded.
     pub fn patch(&mut self, id: &str, deprecated: bool) -> Result<bool, Stop> {
+        self.skip_unasked_monotonic(Some((EntryKind::Patch, id)));
         if let Some(entry) = self.recorded.get(self.cursor) {
             if entry.kind == EntryKind::Patch && entry.name == id {
                 self.advance();
@@ -39,8 +40,9 @@ impl Recorder {
         name: &str,
         request: String,
     ) -> Result<String, Stop> {
+        let matched = self.matching(kind, name, &request)?;
         let seq = self.cursor as u64;
-        let entry = match self.matching(kind, name, &request)? {
+        let entry = match matched {
             Some(entry) if entry.state == EntryState::Completed => {
                 return self.replayed(entry);
             }
@@ -115,8 +117,9 @@ impl Recorder {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Option<String>, Stop>>,
     {
+        let matched = self.matching(EntryKind::Join, "join", &request)?;
         let seq = self.cursor as u64;
-        let entry = match self.matching(EntryKind::Join, "join", &request)? {
+        let entry = match matched {
             Some(entry) if entry.state == EntryState::Completed => {
                 return self.replayed(entry);
             }

@@ -20,11 +20,14 @@ pub(crate) struct GuestClock {
     offset: Option<u64>,
 }
 
+/// Where the guest's monotonic clock starts: one second, so a guest never
+/// sees zero, and no recorded value is below it.
+const START_NS: u64 = 1_000_000_000;
+
 /// Host monotonic time in nanoseconds since the first use in this process.
 fn host_monotonic_ns() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
-    // Start at one second so a guest never sees zero.
-    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1_000_000_000
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + START_NS
 }
 
 impl GuestClock {
@@ -34,6 +37,13 @@ impl GuestClock {
             .offset
             .get_or_insert_with(|| self.last.saturating_sub(host));
         (host + offset).max(self.last)
+    }
+
+    /// The answer to a read a fixture replay has no entry for: the last
+    /// value the guest saw (time stands still, never runs backwards; every
+    /// recorded value still ahead is at least as large).
+    fn unrecorded(&self) -> u64 {
+        self.last.max(START_NS)
     }
 }
 
@@ -68,10 +78,9 @@ impl monotonic_clock::Host for HostState {
         let HostState {
             recorder, clock, ..
         } = self;
+        let still = clock.unrecorded();
         let text = recorder
-            .local(EntryKind::Clock, "monotonic", "null".into(), || {
-                encode(&clock.live())
-            })
+            .monotonic(|| encode(&clock.live()), || encode(&still))
             .map_err(|stop| recorder.fail(stop))?;
         let value: u64 = decode(recorder, &text)?;
         self.clock.last = value;

@@ -7,7 +7,7 @@
 //! agent was granted.
 
 use crate::config::Config;
-use crate::engine::{Divergence, Mode, Observer};
+use crate::engine::{Divergence, Mode, Observer, ToleratedReads};
 use crate::imports::bindings::{Agent, AgentPre};
 use crate::imports::{Grants, Host, HostState, RunPolicy};
 use crate::journal::{Journal, RunStatus};
@@ -83,6 +83,9 @@ pub struct RunReport {
     pub outcome: Outcome,
     /// Entries answered from the journal.
     pub replayed: usize,
+    /// Monotonic clock reads a fixture replay matched by order only (zero
+    /// elsewhere: every other execution matches them one for one).
+    pub tolerated: ToleratedReads,
     /// Wall time of the execution.
     pub elapsed: Duration,
 }
@@ -106,6 +109,10 @@ struct Execution {
     mode: Mode,
     /// The configuration child runs are started with (none in a replay).
     config: Option<Arc<Config>>,
+    /// Whether monotonic clock reads are matched by order only: in a pure
+    /// replay of a fixture, never in a run that continues live or in an
+    /// upgrade check (engine `monotonic`).
+    tolerate_monotonic: bool,
 }
 
 /// The engine, the linker and the journal.

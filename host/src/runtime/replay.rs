@@ -31,6 +31,7 @@ impl Runtime {
                     observer: None,
                     mode: Mode::ReplayOnly,
                     config: None,
+                    tolerate_monotonic: true,
                 },
             )
             .await?;
@@ -76,6 +77,8 @@ impl Runtime {
             observer: None,
             mode: Mode::ReplayOnly,
             config: None,
+            // The run continues live after the upgrade: positions stay exact.
+            tolerate_monotonic: false,
         };
         let report = self
             .run_store(&run.id, None, &run.input, &pre, entries, exec)

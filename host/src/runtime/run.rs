@@ -68,6 +68,7 @@ impl Runtime {
             observer,
             mode: Mode::Record(TimerPolicy::Suspend),
             config: Some(Arc::new(config.clone())),
+            tolerate_monotonic: false,
         };
         let fence = Fence::first(&run.id);
         self.execute(&fence, &run.input, &pre, Vec::new(), exec)
@@ -103,6 +104,7 @@ impl Runtime {
                         ),
                     },
                     replayed: 0,
+                    tolerated: Default::default(),
                     elapsed: Duration::ZERO,
                 });
             }
@@ -179,6 +181,7 @@ impl Runtime {
             observer,
             mode: Mode::Record(timers),
             config: Some(Arc::new(config.clone())),
+            tolerate_monotonic: false,
         };
         self.execute(fence, &run.input, &pre, entries, exec).await
     }
@@ -261,6 +264,7 @@ impl Runtime {
             observer,
             mode,
             config,
+            tolerate_monotonic,
         } = exec;
         let begun = std::time::Instant::now();
         let replayable = recorded.len();
@@ -269,6 +273,9 @@ impl Runtime {
             _ => None,
         };
         let mut recorder = Recorder::new(run_id.to_string(), journal, recorded, mode, observer);
+        if tolerate_monotonic {
+            recorder.tolerate_monotonic_reads();
+        }
         if let Mode::Record(timers) = mode {
             recorder.timers = timers;
             recorder.interrupt = Some(self.interrupt.clone());
@@ -288,6 +295,7 @@ impl Runtime {
         };
         let recorder = &mut store.data_mut().recorder;
         let replayed = replayable.min(recorder.next_seq() as usize);
+        let tolerated = recorder.tolerated().unwrap_or_default();
         let stop = recorder.stop.take().or_else(|| match &result {
             Ok(_) => recorder.finish().err(),
             Err(_) => None,
@@ -304,6 +312,7 @@ impl Runtime {
             run_id: run_id.to_string(),
             outcome,
             replayed,
+            tolerated,
             elapsed: begun.elapsed(),
         })
     }
