@@ -154,7 +154,7 @@ impl Scratch {
 
     /// Opens this folder's journal for reading.
     pub fn journal(&self) -> std::sync::Arc<dyn Journal> {
-        relive::journal::open(&self.db(), OpenOptions::default()).expect("journal opens")
+        relive::journal::open(self.db(), OpenOptions::default()).expect("journal opens")
     }
 
     pub fn entries(&self, run: &str) -> Vec<Entry> {

@@ -321,7 +321,7 @@ pub(super) fn open_journal(
         create,
         sync: sync_policy(config),
     };
-    Ok(crate::journal::open(&db_path(flag, config), options)?)
+    Ok(crate::journal::open(db_path(flag, config), options)?)
 }
 
 /// The journal's sync policy as relive.toml's `[journal] fsync` sets it.
