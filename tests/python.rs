@@ -264,7 +264,20 @@ fn python_researcher_completes_and_replays() {
 
 /// Kills `relive run` once `pidfile` names the hung tool's process;
 /// returns the run id.
-fn kill_while_tool_hangs(mut cmd: Command, scratch: &Scratch, pidfile: &Path) -> String {
+fn kill_while_tool_hangs(cmd: Command, scratch: &Scratch, pidfile: &Path) -> String {
+    kill_when_tool_hangs(cmd, pidfile);
+    let runs = relive::journal::all_runs(&*scratch.journal(), None).unwrap();
+    assert_eq!(
+        runs[0].status,
+        RunStatus::Running,
+        "a killed run stays running"
+    );
+    runs[0].id.clone()
+}
+
+/// Starts `cmd` (a `relive` command), SIGKILLs it once `pidfile` names the
+/// process of a hung tool, then ends that process too.
+fn kill_when_tool_hangs(mut cmd: Command, pidfile: &Path) {
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -298,13 +311,6 @@ fn kill_while_tool_hangs(mut cmd: Command, scratch: &Scratch, pidfile: &Path) ->
     std::thread::sleep(Duration::from_millis(50)); // the PID is written
     let pid = std::fs::read_to_string(pidfile).unwrap();
     let _ = Command::new("kill").args(["-9", pid.trim()]).status();
-    let runs = relive::journal::all_runs(&*scratch.journal(), None).unwrap();
-    assert_eq!(
-        runs[0].status,
-        RunStatus::Running,
-        "a killed run stays running"
-    );
-    runs[0].id.clone()
 }
 
 #[test]
@@ -400,7 +406,7 @@ fn replay_fixtures(example: &str, component: &Path) -> Vec<(String, serde_json::
 
 #[test]
 fn python_example_fixtures_replay() {
-    for example_name in ["researcher-py", "triage-py"] {
+    for example_name in ["researcher-py", "triage-py", "dispatcher-py"] {
         let Some(agent) = example(example_name) else {
             return;
         };
@@ -760,4 +766,171 @@ fn relive_build_says_what_it_needs() {
         .unwrap();
     assert_code(&out, 1);
     assert!(stderr(&out).contains("cannot run"), "{}", stderr(&out));
+}
+
+/// A scratch copy of `examples/dispatcher-py` whose relive.toml names the
+/// Python dispatcher `agent` and the Rust researcher built from source, and
+/// reaches the researcher's script and tool in the repository.
+fn dispatcher_scratch(agent: &Path) -> Scratch {
+    let scratch = Scratch::example("dispatcher-py");
+    let config = std::fs::read_to_string(scratch.file("relive.toml")).unwrap();
+    let mut rewritten = config.clone();
+    for (from, to) in [
+        ("\"dispatcher-py.wasm\"", agent.to_path_buf()),
+        (
+            "\"../../target/wasm32-wasip2/release/researcher.wasm\"",
+            guest("researcher"),
+        ),
+    ] {
+        assert!(rewritten.contains(from), "{from} is not in:\n{config}");
+        rewritten = rewritten.replace(from, &format!("\"{}\"", to.display()));
+    }
+    let rewritten = rewritten.replace(
+        "\"../",
+        &format!("\"{}/", root().join("examples").display()),
+    );
+    std::fs::write(scratch.file("relive.toml"), rewritten).unwrap();
+    scratch
+}
+
+fn runs_of(scratch: &Scratch) -> Vec<relive::journal::RunRecord> {
+    relive::journal::all_runs(&*scratch.journal(), None).unwrap()
+}
+
+fn children_of(scratch: &Scratch, parent: &str) -> Vec<relive::journal::RunRecord> {
+    runs_of(scratch)
+        .into_iter()
+        .filter(|r| r.parent.as_deref() == Some(parent))
+        .collect()
+}
+
+const REQUEST: &str = "How does relive resume a run?";
+
+#[test]
+fn python_dispatcher_hands_off_to_a_rust_researcher_child_run() {
+    let Some(agent) = example("dispatcher-py") else {
+        return;
+    };
+    let scratch = dispatcher_scratch(&agent);
+    let out = scratch.run(&["run", "dispatcher-py", "--input", REQUEST, "--json"]);
+    assert_code(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["status"], "completed", "{report}");
+    // The hand-off: the researcher's answer is the dispatcher's.
+    assert_eq!(
+        report["output"].as_str().unwrap(),
+        final_answer_of_script("researcher")
+    );
+    let id = report["id"].as_str().unwrap().to_string();
+    let children = children_of(&scratch, &id);
+    assert_eq!(children.len(), 1, "{children:?}");
+    let child = &children[0];
+    assert_eq!(
+        (child.agent.as_str(), child.status),
+        ("researcher", RunStatus::Completed)
+    );
+    assert_eq!(report["output"].as_str(), child.output.as_deref());
+    // The loop's calls, as the Rust dispatcher makes them: the model, then
+    // the child as a spawn and a join, its id derived from the spawn's
+    // position.
+    let entries = scratch.entries(&id);
+    let calls: Vec<(EntryKind, &str)> = entries
+        .iter()
+        .filter(|e| e.kind != EntryKind::Random)
+        .map(|e| (e.kind, e.name.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (EntryKind::Log, "info"),
+            (EntryKind::Llm, "default"),
+            (EntryKind::Log, "info"),
+            (EntryKind::Spawn, "researcher"),
+            (EntryKind::Join, "join"),
+            (EntryKind::Log, "info"),
+        ]
+    );
+    let spawn = entries.iter().find(|e| e.kind == EntryKind::Spawn).unwrap();
+    assert_eq!(child.id, format!("{id}.{}", spawn.seq));
+    let last = &entries.last().unwrap().request;
+    assert!(last.contains("step 1: handed off"), "{last}");
+    let shown = stdout(&scratch.run(&["show", &id]));
+    assert!(
+        shown.contains(&format!("child run {} (researcher): completed", child.id)),
+        "{shown}"
+    );
+    // Both journals are replay tests.
+    for (run, wasm) in [(&id, agent.clone()), (&child.id, guest("researcher"))] {
+        let replay = export_and_replay(&scratch, run, &wasm);
+        assert_eq!(replay["passed"], true, "{run}: {replay}");
+    }
+}
+
+/// SIGKILL while the researcher child's second search hangs, then resume the
+/// Python dispatcher: the same child goes on from its journal, and the
+/// search that completed before the kill ran once.
+#[test]
+fn python_dispatcher_killed_during_a_childs_search_resumes_the_same_child() {
+    let Some(agent) = example("dispatcher-py") else {
+        return;
+    };
+    let scratch = dispatcher_scratch(&agent);
+    let log = scratch.file("search.log");
+    let pidfile = scratch.file("hang.pid");
+    let mut cmd = scratch.relive();
+    cmd.args(["run", "dispatcher-py", "--input", REQUEST])
+        .env("SEARCH_LOG", &log)
+        .env("SEARCH_HANG_ON", "replay")
+        .env("SEARCH_HANG_PIDFILE", &pidfile);
+    kill_when_tool_hangs(cmd, &pidfile);
+
+    let parent = runs_of(&scratch)
+        .into_iter()
+        .find(|r| r.parent.is_none())
+        .unwrap();
+    assert_ne!(parent.status, RunStatus::Completed);
+    let before = children_of(&scratch, &parent.id);
+    assert_eq!(before.len(), 1, "{before:?}");
+    let child = before[0].id.clone();
+    assert_eq!(before[0].status, RunStatus::Running, "{before:?}");
+    let searches: Vec<_> = scratch
+        .entries(&child)
+        .iter()
+        .filter(|e| e.kind == EntryKind::Tool)
+        .map(|e| (e.seq, e.state))
+        .collect();
+    assert_eq!(searches.len(), 2, "killed during the second search");
+    assert_eq!(searches[0].1, EntryState::Completed);
+    assert_eq!(searches[1].1, EntryState::Started);
+
+    let out = scratch
+        .relive()
+        .args(["resume", &parent.id, "--json"])
+        .env("SEARCH_LOG", &log)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["status"], "completed", "{report}");
+    let after = children_of(&scratch, &parent.id);
+    assert_eq!(after.len(), 1, "no second child: {after:?}");
+    assert_eq!(after[0].id, child);
+    assert_eq!(after[0].status, RunStatus::Completed);
+    assert_eq!(report["output"].as_str(), after[0].output.as_deref());
+    assert_eq!(
+        report["output"].as_str().unwrap(),
+        final_answer_of_script("researcher")
+    );
+    // The completed search ran once; the interrupted one ran again, with
+    // the same key.
+    let counts = first_word_counts(&log);
+    let key = |seq: u64| format!("relive-{child}-{seq}");
+    assert_eq!(counts.get(&key(searches[0].0)), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&key(searches[1].0)), Some(&2), "{counts:?}");
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    // The output is what a replay of each final journal produces.
+    for (run, wasm) in [(&parent.id, agent.clone()), (&child, guest("researcher"))] {
+        let replay = export_and_replay(&scratch, run, &wasm);
+        assert_eq!(replay["passed"], true, "{run}: {replay}");
+    }
 }

@@ -3,7 +3,8 @@
 An agent is a WebAssembly component that exports one function,
 ``run(input) -> answer``, and reaches the outside world only through the
 host: the LLM (:mod:`~relive_sdk.llm`), tools granted by the operator
-(:mod:`~relive_sdk.tools`), progress events (:mod:`~relive_sdk.log`),
+(:mod:`~relive_sdk.tools`), other agents run as child runs
+(:mod:`~relive_sdk.agents`), progress events (:mod:`~relive_sdk.log`),
 approvals, timers and signals, and the WASI clocks and randomness
 (``time.time()``, ``datetime.now()``, ``random``, ``uuid.uuid4()``). The
 host journals every one of these calls, so a run that was interrupted by a
@@ -36,14 +37,16 @@ A complete agent (``app.py``), built with ``relive build`` and run with
 
     WitWorld = export_agent(run)
 
-The names are the Rust SDK's: ``llm.chat``, ``tools.call``, ``tools.list``,
-``log``, ``random``, ``approval.request``, ``timers.sleep``,
-``signals.wait``, ``patched``, and :class:`AgentLoop`.
+The names are the Rust SDK's: ``llm.chat``, ``llm.chat_batch``,
+``tools.call``, ``tools.call_batch``, ``tools.list``, ``agents.call``,
+``agents.spawn``, ``agents.join``, ``log``, ``random``,
+``approval.request``, ``timers.sleep``, ``signals.wait``, ``patched``, and
+:class:`AgentLoop`.
 """
 
 from __future__ import annotations
 
-from . import _host, approval, llm, log, output, random, schema, signals, timers, tools
+from . import _host, agents, approval, llm, log, output, random, schema, signals, timers, tools
 from .agent import AgentError, export_agent
 from .agent_loop import DEFAULT_MAX_STEPS, DEFAULT_OUTPUT_RETRIES, AgentLoop
 from .patches import deprecate_patch, patched
@@ -55,6 +58,7 @@ __all__ = [
     "AgentError",
     "AgentLoop",
     "Tool",
+    "agents",
     "approval",
     "deprecate_patch",
     "export_agent",

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import wit_world
-from componentize_py_types import Err
+from componentize_py_types import Err, Ok
+from wit_world.imports import agents as w_agents
 from wit_world.imports import approval as w_approval
 from wit_world.imports import llm as w_llm
 from wit_world.imports import log as w_log
@@ -26,6 +27,7 @@ from wit_world.imports import types as w_types
 
 from . import _host
 from .agent import outcome
+from .agents import AgentError
 from .approval import Approved, Decision, Rejected
 from .llm import (
     ChatRequest,
@@ -85,44 +87,73 @@ def _spec_out(s: ToolSpec) -> w_types.ToolSpec:
     return w_types.ToolSpec(name=s.name, description=s.description, parameters=s.parameters)
 
 
+def _request_out(r: ChatRequest) -> w_llm.ChatRequest:
+    return w_llm.ChatRequest(
+        model=r.model,
+        messages=[_message_out(m) for m in r.messages],
+        tools=[_spec_out(s) for s in r.tools],
+        temperature=r.temperature,
+        max_tokens=r.max_tokens,
+    )
+
+
+def _response_in(r: w_llm.ChatResponse) -> ChatResponse:
+    return ChatResponse(
+        message=_message_in(r.message),
+        finish_reason=_FINISH[r.finish_reason],
+        usage=Usage(r.usage.input_tokens, r.usage.output_tokens),
+        model=r.model,
+    )
+
+
+def _llm_error(error: w_llm.LlmError) -> LlmError:
+    if isinstance(error, w_llm.LlmError_Denied):
+        return LlmError("denied", error.value)
+    if isinstance(error, w_llm.LlmError_InvalidRequest):
+        return LlmError("invalid-request", error.value)
+    return LlmError("unavailable", error.value)
+
+
+def _tool_error(error: w_tools.ToolError) -> ToolError:
+    if isinstance(error, w_tools.ToolError_NotFound):
+        return ToolError("not-found", error.value)
+    if isinstance(error, w_tools.ToolError_InvalidArguments):
+        return ToolError("invalid-arguments", error.value)
+    return ToolError("failed", error.value)
+
+
+def _agent_error(error: w_agents.AgentError) -> AgentError:
+    if isinstance(error, w_agents.AgentError_Denied):
+        return AgentError("denied", error.value)
+    if isinstance(error, w_agents.AgentError_Failed):
+        return AgentError("failed", error.value)
+    return AgentError("cancelled", error.value)
+
+
 class WitHost:
     """The host, reached through the component's imports."""
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         try:
-            r = w_llm.chat(
-                w_llm.ChatRequest(
-                    model=request.model,
-                    messages=[_message_out(m) for m in request.messages],
-                    tools=[_spec_out(s) for s in request.tools],
-                    temperature=request.temperature,
-                    max_tokens=request.max_tokens,
-                )
-            )
+            return _response_in(w_llm.chat(_request_out(request)))
         except Err as e:
-            error = e.value
-            if isinstance(error, w_llm.LlmError_Denied):
-                raise LlmError("denied", error.value) from None
-            if isinstance(error, w_llm.LlmError_InvalidRequest):
-                raise LlmError("invalid-request", error.value) from None
-            raise LlmError("unavailable", error.value) from None
-        return ChatResponse(
-            message=_message_in(r.message),
-            finish_reason=_FINISH[r.finish_reason],
-            usage=Usage(r.usage.input_tokens, r.usage.output_tokens),
-            model=r.model,
-        )
+            raise _llm_error(e.value) from None
+
+    def chat_batch(self, requests: list[ChatRequest]) -> list[ChatResponse | LlmError]:
+        results = w_llm.chat_batch([_request_out(r) for r in requests])
+        return [
+            _response_in(r.value) if isinstance(r, Ok) else _llm_error(r.value) for r in results
+        ]
 
     def call_tool(self, name: str, arguments: str) -> str:
         try:
             return w_tools.call(name, arguments)
         except Err as e:
-            error = e.value
-            if isinstance(error, w_tools.ToolError_NotFound):
-                raise ToolError("not-found", error.value) from None
-            if isinstance(error, w_tools.ToolError_InvalidArguments):
-                raise ToolError("invalid-arguments", error.value) from None
-            raise ToolError("failed", error.value) from None
+            raise _tool_error(e.value) from None
+
+    def call_tools(self, calls: list[tuple[str, str]]) -> list[str | ToolError]:
+        results = w_tools.call_batch(calls)
+        return [r.value if isinstance(r, Ok) else _tool_error(r.value) for r in results]
 
     def list_tools(self) -> list[ToolSpec]:
         return [ToolSpec(s.name, s.description, s.parameters) for s in w_tools.list()]
@@ -150,6 +181,22 @@ class WitHost:
 
     def deprecate_patch(self, patch_id: str) -> None:
         w_patches.deprecate(patch_id)
+
+    def call_agent(self, agent: str, input: str) -> str:
+        try:
+            return w_agents.call(agent, input)
+        except Err as e:
+            raise _agent_error(e.value) from None
+
+    def spawn_agent(self, agent: str, input: str) -> str:
+        try:
+            return w_agents.spawn(agent, input)
+        except Err as e:
+            raise _agent_error(e.value) from None
+
+    def join_agents(self, children: list[str]) -> list[str | AgentError]:
+        results = w_agents.join(children)
+        return [r.value if isinstance(r, Ok) else _agent_error(r.value) for r in results]
 
 
 def world_class(run: Callable[[str], Any]) -> type:

@@ -1,20 +1,28 @@
 """The ready-made tool-calling loop most agents need.
 
-Ask the model; if it asks for tools, run them, hand back their results and
-ask again; stop at the first answer without tool calls. Every step is a
+Ask the model; if it asks for tools, run them — all the calls of one turn
+at once, journaled in the order the model asked — hand back their results
+and ask again; stop at the first answer without tool calls. Every step is a
 sequence of journaled host calls, so an interrupted loop resumes exactly
 where it stopped.
+
+Other agents can be offered to the model as tools: :meth:`AgentLoop.agent`
+(the model gets the sub-agent's answer and goes on) and
+:meth:`AgentLoop.handoff` (the sub-agent's answer is the loop's answer).
+The Rust SDK's loop makes the same host calls in the same order, so a
+Python and a Rust agent journal the same conversation alike.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast, overload
 
-from . import log, output, schema, tools
+from . import agents, log, output, schema, tools
 from .agent import AgentError
-from .llm import ChatRequest, LlmError, FinishReason, Message, ToolCall, ToolSpec, chat
-from .log import Level
+from .llm import ChatRequest, FinishReason, LlmError, Message, ToolCall, ToolSpec, chat
 from .tools import Tool, ToolError
 
 __all__ = ["DEFAULT_MAX_STEPS", "DEFAULT_OUTPUT_RETRIES", "AgentLoop"]
@@ -32,6 +40,33 @@ OutputT = TypeVar("OutputT")
 AnyTool = Tool[Any, Any] | ToolSpec | str
 """What ``tools=`` takes: a Python :class:`~relive_sdk.tools.Tool`, the
 :class:`~relive_sdk.llm.ToolSpec` of a host tool, or a host tool's name."""
+
+SUB_AGENT_SCHEMA = (
+    '{"type":"object","properties":{"input":{"type":"string",'
+    '"description":"what to ask the agent"}},"required":["input"]}'
+)
+"""The JSON schema of a sub-agent tool's arguments (the Rust SDK's, byte
+for byte): the model sends the sub-agent its ``input``."""
+
+
+@dataclass(frozen=True)
+class _SubAgent:
+    """Another agent offered to the model as a tool."""
+
+    agent: str
+    """The agent's name (its ``[agents.NAME]`` table)."""
+    tool: str
+    """The tool's name the model sees: ``agent_NAME`` or ``handoff_NAME``."""
+    description: str
+    handoff: bool
+    """The child's answer ends the loop."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A call of a turn that gave no result: its one-line error."""
+
+    error: str
 
 
 class AgentLoop(Generic[OutputT]):
@@ -60,6 +95,8 @@ class AgentLoop(Generic[OutputT]):
             structured output, checked against its JSON schema.
         output_retries: how often the model is asked again when its
             structured answer does not validate; it is told what is wrong.
+
+    Sub-agents are added with :meth:`agent` and :meth:`handoff`.
     """
 
     @overload
@@ -100,9 +137,41 @@ class AgentLoop(Generic[OutputT]):
         self.max_steps = max_steps
         self.output_type: Any = output_type
         self.output_retries = output_retries
+        self._agents: list[_SubAgent] = []
         if output_type is not str:
             schema.json_schema(output_type)  # fails now on a type without a schema
-        names = [_tool_name(t) for t in self.tools or []]
+        self._check_names()
+
+    def agent(self, name: str, description: str) -> AgentLoop[OutputT]:
+        """Offers the agent ``name`` to the model as the tool ``agent_NAME``
+        (arguments ``{"input": "..."}``): the model sends it an input and
+        gets its answer, a child run's output, back as the tool's result.
+        The operator must allow it (``agents = ["NAME"]``). Returns this
+        loop, to chain calls.
+
+        .. code-block:: python
+
+            AgentLoop("Plan, then research each point.").agent(
+                "researcher", "Researches one question and answers it"
+            ).run(topic)
+        """
+        self._agents.append(_SubAgent(name, f"agent_{name}", description, handoff=False))
+        self._check_names()
+        return self
+
+    def handoff(self, name: str, description: str) -> AgentLoop[OutputT]:
+        """Offers a hand-off to the agent ``name`` as the tool
+        ``handoff_NAME`` (arguments ``{"input": "..."}``): when the model
+        calls it, the sub-agent's answer (a child run's output) is the
+        loop's answer, as ``output_type``. The operator must allow it
+        (``agents = ["NAME"]``). Returns this loop, to chain calls.
+        """
+        self._agents.append(_SubAgent(name, f"handoff_{name}", description, handoff=True))
+        self._check_names()
+        return self
+
+    def _check_names(self) -> None:
+        names = [_tool_name(t) for t in self.tools or []] + [a.tool for a in self._agents]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"AgentLoop: tools offered twice: {', '.join(duplicates)}")
@@ -111,15 +180,22 @@ class AgentLoop(Generic[OutputT]):
         """Runs the loop on the user message ``input`` and returns the model's
         first answer without tool calls, as ``output_type``.
 
-        A failing tool does not stop the loop: the model gets ``"error: ..."``
-        as that tool's result and may adapt. Logs one ``info`` line per step.
+        The tool calls of one model turn run together: the host tools in
+        one batch (:func:`~relive_sdk.tools.call_batch`), the sub-agents as
+        child runs spawned together and then joined, then the Python tools,
+        in order. A failing tool (or sub-agent) does not stop the loop: the
+        model gets ``"error: ..."`` as that call's result and may adapt,
+        and a ``warn`` line is logged once the turn's calls have ended.
+        Logs one ``info`` line per step.
 
         Raises :class:`~relive_sdk.AgentError` when the model cannot be
         reached, when the step limit is reached while the model still asks
-        for tools, or when the structured answer is still invalid after
-        ``output_retries`` retries.
+        for tools, when a hand-off's sub-agent fails, or when the
+        structured answer is still invalid after ``output_retries``
+        retries.
         """
         specs, local = self._offered()
+        specs += [ToolSpec(a.tool, a.description, SUB_AGENT_SCHEMA) for a in self._agents]
         system = self.system_prompt
         if self.output_type is not str:
             system = f"{system}\n\n{output.instructions(self.output_type)}"
@@ -170,9 +246,21 @@ class AgentLoop(Generic[OutputT]):
                 )
             plural = "" if len(message.tool_calls) == 1 else "s"
             log.info(f"step {step}: calling tool{plural} {names}")
+            calls = list(message.tool_calls)
             request.messages.append(message)
-            for call in list(message.tool_calls):
-                content = self._run_tool(step, call, local)
+            results = self._call_all(calls, local)
+            for call, result in zip(calls, results):
+                sub = self._sub_agent(call.name)
+                if sub is not None and sub.handoff:
+                    # The first hand-off of the turn ends the loop.
+                    log.info(f"step {step}: handed off")
+                    return self._handed_off(sub, result)
+            for call, result in zip(calls, results):
+                if isinstance(result, _Failed):
+                    log.warn(f"step {step}: tool {call.name} {result.error}")
+                    content = f"error: {result.error}"
+                else:
+                    content = result
                 request.messages.append(Message.tool_result(call.id, content))
 
     def _offered(self) -> tuple[list[ToolSpec], dict[str, Tool[Any, Any]]]:
@@ -200,18 +288,81 @@ class AgentLoop(Generic[OutputT]):
                 specs.append(granted[t])
         return specs, local
 
-    def _run_tool(self, step: int, call: ToolCall, local: dict[str, Tool[Any, Any]]) -> str:
-        """The content of the tool message answering ``call``."""
+    def _sub_agent(self, tool: str) -> _SubAgent | None:
+        return next((a for a in self._agents if a.tool == tool), None)
+
+    def _call_all(
+        self, calls: list[ToolCall], local: dict[str, Tool[Any, Any]]
+    ) -> list[str | _Failed]:
+        """Runs one turn's calls: the host tools in one batch, the
+        sub-agents as child runs started together and then joined, then the
+        Python tools. One result per call, in order."""
+        subs = [self._sub_agent(c.name) for c in calls]
+        batch = [
+            (c.name, c.arguments)
+            for c, sub in zip(calls, subs)
+            if sub is None and c.name not in local
+        ]
+        host_results = iter(tools.call_batch(batch) if batch else [])
+        # Sub-agents: start every child, then wait for them together.
+        spawned = [None if sub is None else _spawn(sub, c.arguments) for c, sub in zip(calls, subs)]
+        children = [s for s in spawned if isinstance(s, str)]
+        answers = iter(agents.join(children) if children else [])
+        results: list[str | _Failed] = []
+        for c, sub, started in zip(calls, subs, spawned):
+            if started is not None:
+                if isinstance(started, _Failed):
+                    results.append(started)
+                else:
+                    answer = next(answers)
+                    results.append(answer if isinstance(answer, str) else _Failed(answer.describe()))
+            elif c.name in local:
+                results.append(_run_python_tool(local[c.name], c.arguments))
+            else:
+                result = next(host_results)
+                results.append(result if isinstance(result, str) else _Failed(str(result)))
+        return results
+
+    def _handed_off(self, sub: _SubAgent, result: str | _Failed) -> OutputT:
+        """The loop's answer from a hand-off's result."""
+        if isinstance(result, _Failed):
+            raise AgentError(f"agent loop: hand-off to `{sub.agent}` {result.error}")
+        if self.output_type is str:
+            return cast(OutputT, result)
         try:
-            if call.name in local:
-                return local[call.name].invoke(call.arguments)
-            return tools.call_json(call.name, call.arguments)
-        except ToolError as e:
-            error = str(e)
-        except Exception as e:  # a Python tool's own failure goes to the model
-            error = f"failed: {type(e).__name__}: {e}"
-        log.log(Level.WARN, f"step {step}: tool {call.name} {error}")
-        return f"error: {error}"
+            parsed: OutputT = output.parse(self.output_type, result)
+        except schema.ValidationError as e:
+            name = getattr(self.output_type, "__name__", "the output type")
+            raise AgentError(
+                f"agent loop: hand-off to `{sub.agent}`: its answer does not match {name}: {e}"
+            ) from None
+        return parsed
+
+
+def _spawn(sub: _SubAgent, arguments: str) -> str | _Failed:
+    """Starts the child run a sub-agent tool call asks for: its run id, or
+    why it could not be started."""
+    try:
+        value = json.loads(arguments)
+    except ValueError as e:
+        return _Failed(f"invalid arguments: not JSON ({e})")
+    # The `input` the model gives, or the arguments as they are when they
+    # are not the expected object.
+    given = value.get("input") if isinstance(value, dict) else None
+    child_input = given if isinstance(given, str) else arguments
+    try:
+        return agents.spawn(sub.agent, child_input)
+    except agents.AgentError as e:
+        return _Failed(e.describe())
+
+
+def _run_python_tool(t: Tool[Any, Any], arguments: str) -> str | _Failed:
+    try:
+        return t.invoke(arguments)
+    except ToolError as e:
+        return _Failed(str(e))
+    except Exception as e:  # a Python tool's own failure goes to the model
+        return _Failed(f"failed: {type(e).__name__}: {e}")
 
 
 def _warn_if_cut(step: int, reason: FinishReason) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +41,7 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "chat",
+    "chat_batch",
 ]
 
 
@@ -205,3 +207,13 @@ def chat(request: ChatRequest) -> ChatResponse:
     Raises :class:`LlmError`.
     """
     return host().chat(request)
+
+
+def chat_batch(requests: Iterable[ChatRequest]) -> list[ChatResponse | LlmError]:
+    """Sends several requests at once: the host runs them concurrently and
+    journals them as separate calls in the order given (so a replay is the
+    same whatever order they finished in). One result per request, in order:
+    the answer, or the :class:`LlmError` it failed with (returned, not
+    raised).
+    """
+    return host().chat_batch(list(requests))

@@ -53,14 +53,14 @@ import builtins
 import functools
 import json
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from . import schema
 from ._host import host
 from .llm import ToolSpec
 
-__all__ = ["Tool", "ToolError", "ToolSpec", "call", "call_json", "list", "tool"]
+__all__ = ["Tool", "ToolError", "ToolSpec", "call", "call_batch", "call_json", "list", "tool"]
 
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -139,6 +139,24 @@ def call_json(name: str, arguments: str) -> str:
     Raises :class:`ToolError`.
     """
     return host().call_tool(name, arguments)
+
+
+def call_batch(calls: Iterable[tuple[str, str]]) -> builtins.list[str | ToolError]:
+    """Calls several host tools at once: ``(name, arguments)`` pairs, each
+    arguments a JSON document. The host runs them concurrently and journals
+    them as separate calls in the order given, so a replay is the same
+    whatever order they finished in. One result per call, in order: its
+    JSON result as text, or the :class:`ToolError` it failed with (returned,
+    not raised).
+
+    .. code-block:: python
+
+        queries = ['{"query": "wasm"}', '{"query": "wasi"}']
+        for result in tools.call_batch([("search", q) for q in queries]):
+            if isinstance(result, tools.ToolError):
+                log.warn(f"search {result}")
+    """
+    return host().call_tools([(name, arguments) for name, arguments in calls])
 
 
 def list() -> builtins.list[ToolSpec]:  # noqa: A001 - the name of the WIT function

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from componentize_py_types import Err
-from wit_world.imports import approval, llm, log, patches, signals, timers, tools, types
+from componentize_py_types import Err, Ok, Result
+from wit_world.imports import agents, approval, llm, log, patches, signals, timers, tools, types
 
 ChatReply = llm.ChatResponse | Err[Any]
 
@@ -56,17 +56,32 @@ class FakeWit:
     decision: approval.Decision = field(default_factory=lambda: approval.Decision_Approved(None))
     signal_payload: str | None = None
     patches_in_place: set[str] = field(default_factory=set)
+    startable: set[str] = field(default_factory=lambda: {"researcher"})
+    """Agents this one may start; spawning another is denied."""
+    child_errors: dict[str, agents.AgentError] = field(default_factory=dict)
+    """Children (by run id) that end with an error instead of their answer."""
 
     requests: list[llm.ChatRequest] = field(default_factory=list)
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)
+    spawned: list[tuple[str, str]] = field(default_factory=list)
+    joined: list[list[str]] = field(default_factory=list)
     lists: int = 0
     logs: list[tuple[log.Level, str]] = field(default_factory=list)
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    """Every host call in order (a log with its message): the shape of the
+    journal the host would write."""
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(llm, "chat", self.chat)
+        monkeypatch.setattr(llm, "chat_batch", self.chat_batch)
         monkeypatch.setattr(tools, "call", self.call)
+        monkeypatch.setattr(tools, "call_batch", self.call_batch)
         monkeypatch.setattr(tools, "list", self.list_tools)
+        monkeypatch.setattr(agents, "call", self.call_agent)
+        monkeypatch.setattr(agents, "spawn", self.spawn)
+        monkeypatch.setattr(agents, "join", self.join)
         monkeypatch.setattr(log, "log", self.log)
         monkeypatch.setattr(approval, "request", self.request)
         monkeypatch.setattr(timers, "sleep", lambda ms: self.calls.append(("sleep", ms)))
@@ -76,6 +91,10 @@ class FakeWit:
         monkeypatch.setattr(patches, "deprecate", lambda i: self.calls.append(("deprecate", i)))
 
     def chat(self, request: llm.ChatRequest) -> llm.ChatResponse:
+        self.events.append("llm.chat")
+        return self._reply(request)
+
+    def _reply(self, request: llm.ChatRequest) -> llm.ChatResponse:
         self.requests.append(request)
         assert self.replies, "the agent asked the model more often than scripted"
         reply = self.replies.popleft()
@@ -83,7 +102,21 @@ class FakeWit:
             raise reply
         return reply
 
+    def chat_batch(self, requests: list[llm.ChatRequest]) -> list[Result[llm.ChatResponse, llm.LlmError]]:
+        self.events.append("llm.chat-batch")
+        results: list[Result[llm.ChatResponse, llm.LlmError]] = []
+        for request in requests:
+            try:
+                results.append(Ok(self._reply(request)))
+            except Err as e:
+                results.append(e)
+        return results
+
     def call(self, name: str, arguments: str) -> str:
+        self.events.append("tools.call")
+        return self._tool(name, arguments)
+
+    def _tool(self, name: str, arguments: str) -> str:
         self.tool_calls.append((name, arguments))
         if name in self.tool_impls:
             return self.tool_impls[name](arguments)
@@ -91,11 +124,49 @@ class FakeWit:
             return json.dumps({"echo": json.loads(arguments)})
         raise Err(tools.ToolError_NotFound(name))
 
+    def call_batch(self, calls: list[tuple[str, str]]) -> list[Result[str, tools.ToolError]]:
+        self.events.append("tools.call-batch")
+        self.batches.append(len(calls))
+        results: list[Result[str, tools.ToolError]] = []
+        for name, arguments in calls:
+            try:
+                results.append(Ok(self._tool(name, arguments)))
+            except Err as e:
+                results.append(e)
+        return results
+
     def list_tools(self) -> list[types.ToolSpec]:
+        self.events.append("tools.list")
         self.lists += 1
         return list(self.granted)
 
+    def spawn(self, agent: str, input: str) -> str:
+        self.events.append("agents.spawn")
+        self.spawned.append((agent, input))
+        if agent not in self.startable:
+            raise Err(agents.AgentError_Denied(f"may not start {agent}"))
+        return f"child-{len(self.spawned)}"
+
+    def join(self, children: list[str]) -> list[Result[str, agents.AgentError]]:
+        self.events.append("agents.join")
+        self.joined.append(list(children))
+        return [
+            Err(self.child_errors[c]) if c in self.child_errors else Ok(f"answer of {c}")
+            for c in children
+        ]
+
+    def call_agent(self, agent: str, input: str) -> str:
+        self.events.append("agents.call")
+        self.spawned.append((agent, input))
+        if agent not in self.startable:
+            raise Err(agents.AgentError_Denied(f"may not start {agent}"))
+        child = f"child-{len(self.spawned)}"
+        if child in self.child_errors:
+            raise Err(self.child_errors[child])
+        return f"answer of {child}"
+
     def log(self, level: log.Level, message: str) -> None:
+        self.events.append(f"log: {message}")
         self.logs.append((level, message))
 
     def request(self, action: str, details: str) -> approval.Decision:

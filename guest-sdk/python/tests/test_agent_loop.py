@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from componentize_py_types import Err
+from wit_world.imports import agents as w_agents
 from wit_world.imports import llm as w_llm
 from wit_world.imports import log as w_log
 from wit_world.imports import types as w_types
@@ -223,3 +224,180 @@ def test_retries_do_not_use_up_tool_steps(fake: FakeWit) -> None:
 def test_an_output_type_without_a_schema_is_refused_at_once() -> None:
     with pytest.raises(TypeError, match="no JSON schema for complex"):
         AgentLoop("sys", output_type=complex)
+
+
+# Batches and sub-agents: the Rust SDK's tests, and the exact sequence of
+# host calls (the journal's shape), which a Rust agent makes alike.
+
+
+def tool_results(request: w_llm.ChatRequest) -> list[str]:
+    return [m.content for m in request.messages if m.role == w_types.Role.TOOL]
+
+
+def test_a_turns_tool_calls_go_in_one_batch_in_order(fake: FakeWit) -> None:
+    fake.replies.extend(
+        [
+            asks_for(("c1", "search", '{"q":1}'), ("c2", "nope", "{}"), ("c3", "search", '{"q":3}')),
+            answer("done"),
+        ]
+    )
+    assert AgentLoop("sys").run("hi") == "done"
+    assert fake.batches == [3], "one batch of three"
+    results = tool_results(fake.requests[1])
+    assert results == ['{"echo": {"q": 1}}', "error: not found: nope", '{"echo": {"q": 3}}']
+    assert [m.tool_call_id for m in fake.requests[1].messages[3:]] == ["c1", "c2", "c3"]
+    # The failure is logged after the batch, not between its calls.
+    assert fake.events == [
+        "tools.list",
+        "llm.chat",
+        "log: step 1: calling tools search, nope, search",
+        "tools.call-batch",
+        "log: step 1: tool nope not found: nope",
+        "llm.chat",
+        "log: step 2: final answer",
+    ]
+
+
+def test_sub_agents_are_tools_and_a_handoff_ends_the_loop(fake: FakeWit) -> None:
+    fake.replies.extend(
+        [
+            asks_for(("a", "agent_researcher", {"input": "topic one"}), ("b", "search", {})),
+            asks_for(("h", "handoff_researcher", {"input": "write it up"})),
+        ]
+    )
+    loop = (
+        AgentLoop("sys")
+        .agent("researcher", "researches a topic")
+        .handoff("researcher", "writes the final answer")
+    )
+    assert loop.run("hi") == "answer of child-2"
+    assert fake.spawned == [("researcher", "topic one"), ("researcher", "write it up")]
+    offered = fake.requests[0].tools
+    assert [t.name for t in offered] == ["search", "agent_researcher", "handoff_researcher"]
+    assert offered[1] == w_types.ToolSpec(
+        name="agent_researcher",
+        description="researches a topic",
+        # The Rust SDK's schema, byte for byte: the same LLM request.
+        parameters='{"type":"object","properties":{"input":{"type":"string",'
+        '"description":"what to ask the agent"}},"required":["input"]}',
+    )
+    assert tool_results(fake.requests[1]) == ["answer of child-1", '{"echo": {}}']
+    assert fake.events == [
+        "tools.list",
+        "llm.chat",
+        "log: step 1: calling tools agent_researcher, search",
+        "tools.call-batch",
+        "agents.spawn",
+        "agents.join",
+        "llm.chat",
+        "log: step 2: calling tool handoff_researcher",
+        "agents.spawn",
+        "agents.join",
+        "log: step 2: handed off",
+    ]
+
+
+def test_a_turns_sub_agents_are_spawned_together_then_joined(fake: FakeWit) -> None:
+    fake.replies.extend(
+        [
+            asks_for(
+                ("a", "agent_researcher", {"input": "one"}),
+                ("b", "agent_hostile", {"input": "two"}),
+                ("c", "agent_researcher", '"not an object"'),
+                ("d", "agent_researcher", "not json"),
+            ),
+            answer("done"),
+        ]
+    )
+    fake.child_errors["child-3"] = w_agents.AgentError_Failed("child run child-3 failed: no notes")
+    loop = AgentLoop("sys", tools=[]).agent("researcher", "r").agent("hostile", "h")
+    assert loop.run("hi") == "done"
+    # The arguments as they are when they are not the expected object.
+    assert fake.spawned == [("researcher", "one"), ("hostile", "two"), ("researcher", '"not an object"')]
+    assert fake.joined == [["child-1", "child-3"]], "a refused spawn is not joined"
+    results = tool_results(fake.requests[1])
+    assert results[:3] == [
+        "answer of child-1",
+        "error: denied: may not start hostile",
+        "error: failed: child run child-3 failed: no notes",
+    ]
+    assert results[3].startswith("error: invalid arguments: not JSON (")
+    assert fake.events[:6] == [
+        "llm.chat",
+        "log: step 1: calling tools agent_researcher, agent_hostile, agent_researcher, agent_researcher",
+        "agents.spawn",
+        "agents.spawn",
+        "agents.spawn",
+        "agents.join",
+    ], "no empty batch, no listing (tools=[])"
+    warnings = [m for level, m in fake.logs if level == w_log.Level.WARN]
+    assert warnings[:2] == [
+        "step 1: tool agent_hostile denied: may not start hostile",
+        "step 1: tool agent_researcher failed: child run child-3 failed: no notes",
+    ]
+    assert len(warnings) == 3
+
+
+def test_a_failed_handoff_fails_the_loop(fake: FakeWit) -> None:
+    fake.replies.append(asks_for(("h", "handoff_researcher", {"input": "q"})))
+    fake.child_errors["child-1"] = w_agents.AgentError_Cancelled("by the operator")
+    with pytest.raises(AgentError) as e:
+        AgentLoop("sys", tools=[]).handoff("researcher", "r").run("hi")
+    assert str(e.value) == "agent loop: hand-off to `researcher` cancelled: by the operator"
+    assert fake.info_lines()[-1] == "step 1: handed off"
+
+
+def test_host_tools_sub_agents_and_python_tools_in_one_turn(fake: FakeWit) -> None:
+    @tool
+    def double(n: int) -> int:
+        """Doubles a number.
+
+        Args:
+            n: the number.
+        """
+        fake.events.append("python tool double")
+        return 2 * n
+
+    fake.replies.extend(
+        [
+            asks_for(
+                ("p", "double", {"n": 2}),
+                ("s", "search", {"q": "x"}),
+                ("a", "agent_researcher", {"input": "y"}),
+            ),
+            answer("done"),
+        ]
+    )
+    assert AgentLoop("sys", tools=[double, "search"]).agent("researcher", "r").run("q") == "done"
+    assert tool_results(fake.requests[1]) == ["4", '{"echo": {"q": "x"}}', "answer of child-1"]
+    # The host's calls first (the batch, the children), then the agent's own.
+    assert fake.events[2:] == [
+        "log: step 1: calling tools double, search, agent_researcher",
+        "tools.call-batch",
+        "agents.spawn",
+        "agents.join",
+        "python tool double",
+        "llm.chat",
+        "log: step 2: final answer",
+    ]
+    assert fake.batches == [1], "Python tools run in the agent, not in the batch"
+
+
+def test_a_handoff_answer_is_parsed_as_the_output_type(fake: FakeWit) -> None:
+    fake.replies.append(asks_for(("h", "handoff_researcher", {"input": "q"})))
+    loop = AgentLoop("sys", output_type=Verdict, tools=[]).handoff("researcher", "r")
+    with pytest.raises(AgentError, match="hand-off to `researcher`: its answer does not match Verdict"):
+        loop.run("hi")
+
+
+def test_a_sub_agent_twice_or_named_like_a_tool_is_refused() -> None:
+    with pytest.raises(ValueError, match="tools offered twice: agent_researcher"):
+        AgentLoop("sys").agent("researcher", "a").agent("researcher", "b")
+
+    @tool(name="handoff_x")
+    def clash() -> str:
+        """A tool named like a hand-off."""
+        return ""
+
+    with pytest.raises(ValueError, match="tools offered twice: handoff_x"):
+        AgentLoop("sys", tools=[clash]).handoff("x", "d")

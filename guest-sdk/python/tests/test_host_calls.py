@@ -125,3 +125,16 @@ def test_random_helpers() -> None:
     assert len(random.bytes(300)) == 300
     with pytest.raises(ValueError, match="n must be 0 or more"):
         random.bytes(-1)
+
+
+def test_chat_batch_returns_answers_and_errors_in_order(fake: FakeWit) -> None:
+    fake.replies.extend([asks_for(("c1", "search", "{}")), Err(w_llm.LlmError_Unavailable("timeout"))])
+    first, second = llm.chat_batch(
+        [ChatRequest([Message.user("a")], model="m"), ChatRequest([Message.user("b")])]
+    )
+    assert fake.events == ["llm.chat-batch"]
+    assert [(r.model, r.messages[0].content) for r in fake.requests] == [("m", "a"), (None, "b")]
+    assert isinstance(first, llm.ChatResponse)
+    assert first.message.tool_calls == [ToolCall("c1", "search", "{}")]
+    assert isinstance(second, llm.LlmError)
+    assert (second.kind, str(second)) == ("unavailable", "model unavailable: timeout")

@@ -98,3 +98,25 @@ def test_a_python_tool_checks_its_arguments_and_returns_json() -> None:
         look_up.invoke("{")
     with pytest.raises(ToolError, match="expected a JSON object"):
         look_up.invoke("[1]")
+
+
+def test_call_batch_is_one_host_call_with_one_result_per_call_in_order(fake: FakeWit) -> None:
+    def fail(arguments: str) -> str:
+        raise Err(w_tools.ToolError_Failed("exit 1"))
+
+    fake.tool_impls["fail"] = fail
+    results = tools.call_batch(
+        [("search", '{"q": 1}'), ("nope", "{}"), ("fail", "{}"), ("search", '{"q": 4}')]
+    )
+    assert fake.events == ["tools.call-batch"]
+    assert fake.batches == [4]
+    assert results[0] == '{"echo": {"q": 1}}'
+    assert results[3] == '{"echo": {"q": 4}}'
+    not_found, failed = results[1], results[2]
+    assert isinstance(not_found, ToolError) and not_found.kind == "not-found"
+    assert isinstance(failed, ToolError) and str(failed) == "failed: exit 1"
+
+
+def test_an_empty_batch_still_asks_the_host(fake: FakeWit) -> None:
+    assert tools.call_batch(iter([])) == []
+    assert fake.batches == [0]

@@ -350,18 +350,7 @@ impl Recorder {
         }
         self.committed();
         let begun = Instant::now();
-        for (_, seq, call) in &live {
-            self.emit(
-                *seq,
-                call.kind,
-                &call.name,
-                Phase::Started,
-                &call.request,
-                None,
-                None,
-                begun,
-            );
-        }
+        self.emit_batch_started(&live, begun);
         // Each result is written as soon as its call ends, so a crash while
         // others still run keeps it: only the unfinished calls run again.
         let mut running: futures_util::stream::FuturesUnordered<_> = live
@@ -408,6 +397,22 @@ impl Recorder {
             .into_iter()
             .map(|r| r.expect("every call answered"))
             .collect())
+    }
+
+    /// Emits the `started` event of each call of a batch that runs live.
+    fn emit_batch_started(&self, live: &[(usize, u64, BatchCall<'_>)], begun: Instant) {
+        for (_, seq, call) in live {
+            self.emit(
+                *seq,
+                call.kind,
+                &call.name,
+                Phase::Started,
+                &call.request,
+                None,
+                None,
+                begun,
+            );
+        }
     }
 
     /// Where an external call stands against the journal: its recorded
