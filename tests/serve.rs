@@ -116,7 +116,7 @@ impl Drop for Served {
     }
 }
 
-fn signal(pid: u32, name: &str) {
+pub fn signal(pid: u32, name: &str) {
     let status = std::process::Command::new("kill")
         .arg(format!("-{name}"))
         .arg(pid.to_string())
@@ -193,7 +193,7 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-fn get(s: &Served, path: &str) -> Value {
+pub fn get(s: &Served, path: &str) -> Value {
     let (code, body) = http("GET", &s.url(path), None, s.token.as_deref());
     assert_eq!(code, 200, "GET {path}: {body}");
     body
@@ -565,7 +565,15 @@ fn approval_through_the_api_and_events_in_order() {
 
 /// Reads a server-sent event stream until `end` (bounded); returns
 /// (event, data) pairs.
-fn sse_events(url: &str, within: Duration) -> Vec<(String, Value)> {
+pub fn sse_events(url: &str, within: Duration) -> Vec<(String, Value)> {
+    sse_events_timed(url, within)
+        .into_iter()
+        .map(|(name, data, _)| (name, data))
+        .collect()
+}
+
+/// Same as [`sse_events`], with when each event arrived (Unix ms).
+pub fn sse_events_timed(url: &str, within: Duration) -> Vec<(String, Value, i64)> {
     block(async {
         let mut resp = reqwest::Client::new().get(url).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
@@ -600,7 +608,8 @@ fn sse_events(url: &str, within: Duration) -> Vec<(String, Value)> {
                     continue; // keep-alive comment
                 }
                 let done = name == "end";
-                events.push((name, serde_json::from_str(&data).unwrap()));
+                let at = relive::journal::now_ms();
+                events.push((name, serde_json::from_str(&data).unwrap(), at));
                 if done {
                     return events;
                 }

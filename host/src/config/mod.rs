@@ -8,6 +8,8 @@
 //! ```toml
 //! [journal]
 //! path = "relive.db"          # default: relive.db in the current directory
+//! # url = "postgres://relive@db.example/relive"   # or a PostgreSQL database
+//! #                           # shared by several hosts (instead of `path`)
 //! fsync = "critical"          # or "every-entry"
 //!
 //! [models.scripted]
@@ -87,7 +89,12 @@ pub enum FsyncPolicy {
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct JournalConfig {
+    /// An SQLite file.
     pub path: Option<PathBuf>,
+    /// A PostgreSQL database, `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`,
+    /// shared by relive processes on several hosts. A password is better
+    /// kept out of the file: give the URL in `RELIVE_DB` instead.
+    pub url: Option<String>,
     #[serde(default)]
     pub fsync: FsyncPolicy,
 }
@@ -199,6 +206,20 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.journal.url {
+            if self.journal.path.is_some() {
+                return Err(self.key_error(
+                    "journal.url".into(),
+                    "give either `path` (an SQLite file) or `url` (a PostgreSQL database), not both",
+                ));
+            }
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                return Err(self.key_error(
+                    "journal.url".into(),
+                    "must be a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (for an SQLite file use `path`)",
+                ));
+            }
+        }
         for (name, tool) in &self.tools {
             tool.check()
                 .map_err(|(key, message)| self.key_error(format!("tools.{name}.{key}"), message))?;

@@ -11,11 +11,13 @@
 //! finds the same runs ready and carries on.
 
 mod api;
+mod cluster;
 mod events;
 
 pub use api::OPENAPI;
 
 use crate::config::Config;
+use crate::control::answers::AnswerError;
 use crate::engine::TimerPolicy;
 use crate::journal::{Fence, Journal, JournalError, NewRun, RunRecord, now_ms};
 use crate::runtime::{Outcome, Runtime};
@@ -73,6 +75,9 @@ pub(crate) struct Service {
 /// How often the scheduler looks for ready runs when nothing wakes it:
 /// answers given by another process (`relive approve`) are seen this late.
 const POLL: Duration = Duration::from_millis(500);
+/// The same with a journal that announces other processes' commits
+/// (PostgreSQL's NOTIFY wakes the scheduler): a safety net only.
+const POLL_WITH_EVENTS: Duration = Duration::from_secs(5);
 /// How long a run that the host could not execute (a missing component, a
 /// configuration error) waits before it is tried again.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(30);
@@ -130,6 +135,7 @@ pub async fn serve(
             String::new()
         }
     );
+    let watcher = tokio::spawn(cluster::watch(service.clone()));
     let scheduler = tokio::spawn(service.clone().schedule());
     let pruner = service
         .options
@@ -144,6 +150,7 @@ pub async fn serve(
     shutdown_signal(signals).await;
     service.shutdown().await;
     scheduler.abort();
+    watcher.abort();
     if let Some(pruner) = pruner {
         pruner.abort();
     }
@@ -329,6 +336,11 @@ impl Service {
     /// Claims ready runs while slots are free; sleeps until the next run is
     /// due, something wakes it, or [`POLL`] passes.
     async fn schedule(self: Arc<Self>) {
+        let poll = if self.journal.events().is_some() {
+            POLL_WITH_EVENTS
+        } else {
+            POLL
+        };
         let mut last_sweep = std::time::Instant::now();
         loop {
             if self.stopping.load(Ordering::Relaxed) {
@@ -363,7 +375,7 @@ impl Service {
                     Some(POLL)
                 }
             };
-            let sleep = next.unwrap_or(POLL).min(POLL);
+            let sleep = next.unwrap_or(poll).min(poll);
             let _ = tokio::time::timeout(sleep, self.wake.notified()).await;
         }
     }
@@ -385,23 +397,20 @@ impl Service {
         if free == 0 {
             return Ok((Vec::new(), None));
         }
-        let ready = self.journal.ready_runs(free + self.active_count())?;
+        // Runs executing here are left out: their leases are ours.
+        let skip: Vec<String> = self.lock_active().keys().cloned().collect();
+        let fences = self.journal.claim_ready(
+            crate::control::leases::me(),
+            crate::control::leases::ttl(),
+            free,
+            &skip,
+        )?;
         let mut claimed = Vec::new();
-        for run in ready {
-            if self.is_active(&run.id) {
-                continue;
-            }
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                break;
-            };
-            match self.journal.claim(
-                &run.id,
-                crate::control::leases::me(),
-                crate::control::leases::ttl(),
-                None,
-            )? {
-                Some(fence) => claimed.push((fence, permit)),
-                None => continue, // another process was quicker
+        for fence in fences {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(permit) => claimed.push((fence, permit)),
+                // Not expected (claims are made only here): give it back.
+                Err(_) => self.journal.release(&fence)?,
             }
         }
         if !claimed.is_empty() && self.slots.available_permits() > claimed.len() {
@@ -489,21 +498,27 @@ impl Service {
 
     /// Cancels a run: stops it if it executes here, then marks it
     /// cancelled, checking its status and lease in the same transaction. A
-    /// run executed by another live process is refused.
+    /// run (or a run under it) executed by another live process is
+    /// cancelled by that process, asked through the journal (PostgreSQL);
+    /// refused if that process does not answer, or cannot be reached
+    /// (SQLite).
     pub async fn cancel(&self, run: &RunRecord, reason: Option<&str>) -> Result<(), String> {
         // The run and the runs under it (ids `RUN.SEQ...`) that execute here
         // are stopped first.
         let below = format!("{}.", run.id);
-        let tasks: Vec<tokio::task::AbortHandle> = {
+        let (tasks, here): (Vec<tokio::task::AbortHandle>, bool) = {
             let mut active = self.lock_active();
+            let here = active.contains_key(&run.id);
             let ids: Vec<String> = active
                 .keys()
                 .filter(|id| **id == run.id || id.starts_with(&below))
                 .cloned()
                 .collect();
-            ids.iter()
+            let tasks = ids
+                .iter()
                 .filter_map(|id| active.remove(id).map(|(task, _)| task))
-                .collect()
+                .collect();
+            (tasks, here)
         };
         for task in &tasks {
             task.abort();
@@ -517,20 +532,36 @@ impl Service {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        // A run another process executes is cancelled by that process.
+        if !here
+            && !cluster::ask_owners(self, vec![run.id.clone()], reason)
+                .await
+                .is_empty()
+        {
+            self.publish_status(&run.id);
+            return Ok(());
+        }
         let owner = Some(crate::control::leases::me().to_string());
         let journal = self.journal.clone();
-        let (id, reason) = (run.id.clone(), reason.map(str::to_string));
+        let (id, why) = (run.id.clone(), reason.map(str::to_string));
         let cancelled = tokio::task::spawn_blocking(move || {
-            crate::control::answers::cancel_tree(
-                &*journal,
-                &id,
-                reason.as_deref(),
-                owner.as_deref(),
-            )
+            crate::control::answers::cancel_tree(&*journal, &id, why.as_deref(), owner.as_deref())
         })
         .await
-        .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+        let cancelled = match cancelled {
+            Ok(cancelled) => cancelled,
+            // Child runs other processes execute are cancelled by them.
+            Err(AnswerError::PartlyCancelled {
+                mut cancelled,
+                refused,
+            }) => {
+                let ids = refused.into_iter().map(|(id, _)| id).collect();
+                cancelled.extend(cluster::cancel_children_elsewhere(self, ids, reason).await?);
+                cancelled
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         for id in cancelled {
             self.publish_status(&id);
         }
