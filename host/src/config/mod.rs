@@ -206,20 +206,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(url) = &self.journal.url {
-            if self.journal.path.is_some() {
-                return Err(self.key_error(
-                    "journal.url".into(),
-                    "give either `path` (an SQLite file) or `url` (a PostgreSQL database), not both",
-                ));
-            }
-            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-                return Err(self.key_error(
-                    "journal.url".into(),
-                    "must be a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (for an SQLite file use `path`)",
-                ));
-            }
-        }
+        self.validate_journal()?;
         for (name, tool) in &self.tools {
             tool.check()
                 .map_err(|(key, message)| self.key_error(format!("tools.{name}.{key}"), message))?;
@@ -284,6 +271,24 @@ impl Config {
                         ),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_journal(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.journal.url {
+            if self.journal.path.is_some() {
+                return Err(self.key_error(
+                    "journal.url".into(),
+                    "give either `path` (an SQLite file) or `url` (a PostgreSQL database), not both",
+                ));
+            }
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                return Err(self.key_error(
+                    "journal.url".into(),
+                    "must be a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (for an SQLite file use `path`)",
+                ));
             }
         }
         Ok(())

@@ -18,12 +18,7 @@ use super::Service;
 use super::events::Live;
 use crate::journal::{JournalEvent, RunRecord};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
-
-/// How long a cancel waits for the process executing a run (elsewhere) to
-/// cancel it.
-pub const OWNER_CANCEL_WAIT: Duration = Duration::from_secs(10);
 
 /// Follows the journal's events until the service stops; returns at once
 /// if the journal has none.
@@ -76,55 +71,4 @@ async fn cancel_here(service: Arc<Service>, run_id: String, reason: Option<Strin
         Ok(()) => eprintln!("relive: run {run_id} cancelled, as another relive process asked"),
         Err(e) => eprintln!("relive: warning: run {run_id}: cannot cancel it as asked: {e}"),
     }
-}
-
-/// Asks the processes that execute `ids` elsewhere to cancel them, and
-/// waits (up to [`OWNER_CANCEL_WAIT`] each) for them to end. Returns the
-/// runs that ended so.
-pub(super) async fn ask_owners(
-    service: &Service,
-    ids: Vec<String>,
-    reason: Option<&str>,
-) -> Vec<String> {
-    let journal = service.journal.clone();
-    let reason = reason.map(str::to_string);
-    let asked = tokio::task::spawn_blocking(move || {
-        ids.into_iter()
-            .filter(|id| {
-                crate::control::answers::ask_owner_to_cancel(
-                    &*journal,
-                    id,
-                    reason.as_deref(),
-                    OWNER_CANCEL_WAIT,
-                )
-                .unwrap_or(false)
-            })
-            .collect()
-    })
-    .await;
-    asked.unwrap_or_default()
-}
-
-/// After a run was cancelled here, and the runs `left` under it were
-/// refused (executed by other processes): asks their processes to cancel
-/// them. Returns them; `Err` names those not cancelled.
-pub(super) async fn cancel_children_elsewhere(
-    service: &Service,
-    left: Vec<String>,
-    reason: Option<&str>,
-) -> Result<Vec<String>, String> {
-    let ended = ask_owners(service, left.clone(), reason).await;
-    let still: Vec<&str> = left
-        .iter()
-        .filter(|id| !ended.contains(id))
-        .map(String::as_str)
-        .collect();
-    if !still.is_empty() {
-        return Err(format!(
-            "runs {} are executed by other relive processes that did not cancel them within {} s; cancel them when their leases expire",
-            still.join(", "),
-            OWNER_CANCEL_WAIT.as_secs()
-        ));
-    }
-    Ok(ended)
 }

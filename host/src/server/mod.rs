@@ -11,13 +11,13 @@
 //! finds the same runs ready and carries on.
 
 mod api;
+mod cancel;
 mod cluster;
 mod events;
 
 pub use api::OPENAPI;
 
 use crate::config::Config;
-use crate::control::answers::AnswerError;
 use crate::engine::TimerPolicy;
 use crate::journal::{Fence, Journal, JournalError, NewRun, RunRecord, now_ms};
 use crate::runtime::{Outcome, Runtime};
@@ -494,78 +494,6 @@ impl Service {
     /// Tells a run's event subscribers that its status may have changed.
     pub fn publish_status(&self, run_id: &str) {
         self.hub.publish(run_id, events::Live::Status);
-    }
-
-    /// Cancels a run: stops it if it executes here, then marks it
-    /// cancelled, checking its status and lease in the same transaction. A
-    /// run (or a run under it) executed by another live process is
-    /// cancelled by that process, asked through the journal (PostgreSQL);
-    /// refused if that process does not answer, or cannot be reached
-    /// (SQLite).
-    pub async fn cancel(&self, run: &RunRecord, reason: Option<&str>) -> Result<(), String> {
-        // The run and the runs under it (ids `RUN.SEQ...`) that execute here
-        // are stopped first.
-        let below = format!("{}.", run.id);
-        let (tasks, here): (Vec<tokio::task::AbortHandle>, bool) = {
-            let mut active = self.lock_active();
-            let here = active.contains_key(&run.id);
-            let ids: Vec<String> = active
-                .keys()
-                .filter(|id| **id == run.id || id.starts_with(&below))
-                .cloned()
-                .collect();
-            let tasks = ids
-                .iter()
-                .filter_map(|id| active.remove(id).map(|(task, _)| task))
-                .collect();
-            (tasks, here)
-        };
-        for task in &tasks {
-            task.abort();
-        }
-        // Wait until their tasks are gone, so that nothing they queued can
-        // land after the cancellation (and the cancel bumps the lease
-        // generation: anything later is refused).
-        for _ in 0..500 {
-            if tasks.iter().all(|t| t.is_finished()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        // A run another process executes is cancelled by that process.
-        if !here
-            && !cluster::ask_owners(self, vec![run.id.clone()], reason)
-                .await
-                .is_empty()
-        {
-            self.publish_status(&run.id);
-            return Ok(());
-        }
-        let owner = Some(crate::control::leases::me().to_string());
-        let journal = self.journal.clone();
-        let (id, why) = (run.id.clone(), reason.map(str::to_string));
-        let cancelled = tokio::task::spawn_blocking(move || {
-            crate::control::answers::cancel_tree(&*journal, &id, why.as_deref(), owner.as_deref())
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        let cancelled = match cancelled {
-            Ok(cancelled) => cancelled,
-            // Child runs other processes execute are cancelled by them.
-            Err(AnswerError::PartlyCancelled {
-                mut cancelled,
-                refused,
-            }) => {
-                let ids = refused.into_iter().map(|(id, _)| id).collect();
-                cancelled.extend(cluster::cancel_children_elsewhere(self, ids, reason).await?);
-                cancelled
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        for id in cancelled {
-            self.publish_status(&id);
-        }
-        Ok(())
     }
 
     /// Stops claiming runs, lets running ones reach their next host call,
