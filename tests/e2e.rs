@@ -15,6 +15,7 @@ mod llm_calls;
 mod old_journals;
 mod openai;
 mod postgres;
+mod postgres_load;
 mod python;
 mod record_replay;
 mod replay_tests;

@@ -236,8 +236,8 @@ pub fn is_final(run: &Value) -> bool {
 // result and every earlier answer.
 
 #[derive(Default)]
-struct Llm {
-    requests: AtomicUsize,
+pub struct Llm {
+    pub requests: AtomicUsize,
 }
 
 async fn completions(
@@ -287,7 +287,7 @@ async fn completions(
 }
 
 /// The researcher example, its model replaced by the test server.
-fn researcher_scratch(llm: Arc<Llm>) -> Scratch {
+pub fn researcher_scratch(llm: Arc<Llm>) -> Scratch {
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(llm);
