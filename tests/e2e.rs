@@ -22,4 +22,5 @@ mod replay_tests;
 mod sandbox;
 mod serve;
 mod suspend;
+mod typescript;
 mod web_ui;

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""A Python guest beside the Rust guest: the same workload (`steps`), the
-same relive binary, one run of this script.
+"""Python and TypeScript guests beside the Rust guest: the same workload
+(`steps`), the same relive binary, one run of this script.
 
     bench/python/run.py [--relive target/debug/relive] [--runs 20] [--reps 5]
+                        [--langs rust,python,ts]
 
-From the repository root, after `.ci/run`'s install step (componentize-py in
-target/venv). It builds both components (`cargo build` for the Rust
-`steps`, `relive build` for `bench/python/steps-py`), then measures, each as
-the median of --reps:
+From the repository root, after `.ci/run`'s install steps (componentize-py in
+target/venv, the TypeScript toolchain in node_modules). It builds the
+components (`cargo build` for the Rust `steps`, `relive build` for
+`bench/python/steps-py` and `bench/ts/steps-ts`), then measures, each as the
+median of --reps:
 
-- build: `relive build` of the Python guest, and the component sizes;
+- build: `relive build` of the Python and TypeScript guests, and the
+  component sizes;
 - first start: `relive run` of a 1-step run with an empty compilation cache
   (wall time of the whole process: compile, instantiate, run);
 - cached start: the same with the cache filled by the previous run;
@@ -117,6 +120,11 @@ models = ["bench"]
 component = "{OUT}/steps-py.wasm"
 tools = ["step"]
 models = ["bench"]
+
+[agents.steps-ts]
+component = "{OUT}/steps-ts.wasm"
+tools = ["step"]
+models = ["bench"]
 """
     )
     return path
@@ -180,7 +188,7 @@ def serve_memory(relive: Path, conf: Path, agent: str, runs: int, cache: Path) -
             except OSError:
                 return False
 
-        wait_until("relive serve", up, 60)
+        wait_until("relive serve (it compiles every agent of the config first)", up, 300)
         Llm.delay = 0.0
         post(f"{base}/v1/runs", {"agent": agent, "input": json.dumps({"steps": 1, "kind": "llm"})})
         wait_until("the warm-up run", lambda: count(db, "completed", agent) == 1)
@@ -222,27 +230,38 @@ def main() -> None:
     parser.add_argument("--relive", type=Path, default=ROOT / "target/debug/relive")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--langs", default="rust,python,ts", help="the guests to measure, comma-separated")
     args = parser.parse_args()
+    langs = args.langs.split(",")
     OUT.mkdir(parents=True, exist_ok=True)
     componentize = os.environ.get("RELIVE_COMPONENTIZE_PY", str(ROOT / "target/venv/bin/componentize-py"))
 
+    build_s: dict[str, float] = {}
     sh("cargo", "build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "steps")
-    started = time.perf_counter()
-    sh(args.relive, "build", ROOT / "bench/python/steps-py", "-p", ROOT / "guest-sdk/python",
-       "-o", OUT / "steps-py.wasm", env=dict(os.environ, RELIVE_COMPONENTIZE_PY=componentize))
-    build_s = time.perf_counter() - started
+    if "python" in langs:
+        started = time.perf_counter()
+        sh(args.relive, "build", ROOT / "bench/python/steps-py", "-p", ROOT / "guest-sdk/python",
+           "-o", OUT / "steps-py.wasm", env=dict(os.environ, RELIVE_COMPONENTIZE_PY=componentize))
+        build_s["python"] = time.perf_counter() - started
+    if "ts" in langs:
+        started = time.perf_counter()
+        sh(args.relive, "build", ROOT / "bench/ts/steps-ts", "-o", OUT / "steps-ts.wasm")
+        build_s["ts"] = time.perf_counter() - started
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Llm)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     conf = config(f"http://127.0.0.1:{server.server_address[1]}")
-    agents = {"rust": "steps", "python": "steps-py"}
+    agents = {k: v for k, v in {"rust": "steps", "python": "steps-py", "ts": "steps-ts"}.items() if k in langs}
     sizes = {
-        "rust": (ROOT / "target/wasm32-wasip2/release/steps.wasm").stat().st_size,
-        "python": (OUT / "steps-py.wasm").stat().st_size,
+        "rust": ROOT / "target/wasm32-wasip2/release/steps.wasm",
+        "python": OUT / "steps-py.wasm",
+        "ts": OUT / "steps-ts.wasm",
     }
     results: dict[str, dict[str, float]] = {}
     for lang, agent in agents.items():
-        r: dict[str, float] = {"size_mb": sizes[lang] / 1e6}
+        r: dict[str, float] = {"size_mb": sizes[lang].stat().st_size / 1e6}
+        if lang in build_s:
+            r["build_s"] = build_s[lang]
         db = OUT / f"{agent}.db"
         cold, warm = [], []
         for _ in range(args.reps):
@@ -268,7 +287,6 @@ def main() -> None:
         r["rss_active_mib"] = active
         r["rss_suspended_kib"] = suspended
         results[lang] = r
-    results["python"]["build_s"] = build_s
     server.shutdown()
     print(json.dumps(results, indent=2))
 

@@ -4,10 +4,12 @@
 
 #![allow(dead_code)]
 
-use relive::journal::{Entry, Journal, OpenOptions, RunRecord};
+use relive::journal::{Entry, Journal, OpenOptions, RunRecord, RunStatus};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -313,4 +315,80 @@ pub fn first_word_counts(path: &Path) -> std::collections::HashMap<String, usize
         *counts.entry(key.to_string()).or_insert(0) += 1;
     }
     counts
+}
+
+/// Kills `relive run` once `pidfile` names the hung tool's process;
+/// returns the run id.
+pub fn kill_while_tool_hangs(cmd: Command, scratch: &Scratch, pidfile: &Path) -> String {
+    kill_when_tool_hangs(cmd, pidfile);
+    let runs = relive::journal::all_runs(&*scratch.journal(), None).unwrap();
+    assert_eq!(
+        runs[0].status,
+        RunStatus::Running,
+        "a killed run stays running"
+    );
+    runs[0].id.clone()
+}
+
+/// Starts `cmd` (a `relive` command), SIGKILLs it once `pidfile` names the
+/// process of a hung tool, then ends that process too.
+pub fn kill_when_tool_hangs(mut cmd: Command, pidfile: &Path) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let lines = seen.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            lines.lock().unwrap().push(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !pidfile.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the tool never hung; relive said:\n{}",
+            seen.lock().unwrap().join("\n")
+        );
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "relive ended ({status}) before the tool hung:\n{}",
+                seen.lock().unwrap().join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    assert!(!child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(50)); // the PID is written
+    let pid = std::fs::read_to_string(pidfile).unwrap();
+    let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+}
+
+/// `relive replay COMPONENT FIXTURE --json` for every fixture of `example`.
+pub fn replay_fixtures(example: &str, component: &Path) -> Vec<(String, serde_json::Value)> {
+    let dir = root().join("examples").join(example).join("fixtures");
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    fixtures.sort();
+    assert!(!fixtures.is_empty(), "{example} has no fixtures");
+    fixtures
+        .into_iter()
+        .map(|f| {
+            let out = relive_bin()
+                .arg("replay")
+                .arg(component)
+                .arg(&f)
+                .arg("--json")
+                .output()
+                .unwrap();
+            (f.display().to_string(), json(&out))
+        })
+        .collect()
 }

@@ -34,6 +34,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Cancel(ref args) => answers::cancel(&cli, args),
         Command::Prune(ref args) => prune(&cli, args),
         Command::Serve(ref args) => serve(&cli, args),
+        Command::Mcp(ref args) => super::mcp::run(&cli, args),
     }
 }
 
@@ -70,17 +71,22 @@ fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<u8> {
     let started = std::sync::Mutex::new(None::<String>);
     let timers = crate::engine::TimerPolicy::Suspend;
     let report = until_interrupted(async {
-        let report = runtime
-            .start(request, &config, observer.clone(), |id| {
-                *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
-                if !quiet {
-                    eprintln!("relive: run {id} started (agent {name}, {shown})");
-                }
-            })
-            .await?;
-        // The run's child runs execute here too, and the run goes on when
-        // they end.
-        runtime.drive_tree(report, &config, observer, timers).await
+        let driven = async {
+            let report = runtime
+                .start(request, &config, observer.clone(), |id| {
+                    *started.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
+                    if !quiet {
+                        eprintln!("relive: run {id} started (agent {name}, {shown})");
+                    }
+                })
+                .await?;
+            // The run's child runs execute here too, and the run goes on
+            // when they end.
+            runtime.drive_tree(report, &config, observer, timers).await
+        };
+        let result = driven.await;
+        runtime.close().await; // MCP servers end
+        result
     })?;
     let started = started.into_inner().unwrap_or_else(|p| p.into_inner());
     match report {
@@ -132,10 +138,15 @@ fn resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<u8> {
         crate::engine::TimerPolicy::Wait
     };
     let driven = async {
-        let report = runtime
-            .resume(&record, &config, observer.clone(), timers)
-            .await?;
-        runtime.drive_tree(report, &config, observer, timers).await
+        let driven = async {
+            let report = runtime
+                .resume(&record, &config, observer.clone(), timers)
+                .await?;
+            runtime.drive_tree(report, &config, observer, timers).await
+        };
+        let result = driven.await;
+        runtime.close().await; // MCP servers end
+        result
     };
     match until_interrupted(driven)? {
         Some(report) => finish(&report, json, quiet),

@@ -20,6 +20,7 @@ mod commands;
 mod format;
 mod inspect;
 mod maintenance;
+mod mcp;
 mod new;
 mod versions;
 
@@ -74,8 +75,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Create a new agent project (Python or Rust) that builds and runs as
-    /// it is, with a scripted model.
+    /// Create a new agent project (TypeScript, Python or Rust) that builds
+    /// and runs as it is, with a scripted model.
     New(new::NewArgs),
     /// Build an agent project into a component (NAME.wasm), with relive's
     /// WIT and world.
@@ -138,9 +139,12 @@ enum Command {
     /// SIGTERM it stops taking work, lets runs finish the host call they
     /// are in, and leaves them to be resumed by the next start.
     ///
+    /// The same tools as `relive mcp` are served over MCP (streamable HTTP)
+    /// at /mcp, so an assistant that speaks MCP can drive the service.
+    ///
     /// Authentication: set RELIVE_TOKEN (or --token-file) to require
-    /// `Authorization: Bearer TOKEN` on the API; a token is required when
-    /// listening on an address other than loopback.
+    /// `Authorization: Bearer TOKEN` on the API and /mcp; a token is
+    /// required when listening on an address other than loopback.
     #[command(after_help = "Examples:
   relive serve --config relive.toml
   curl -s -X POST localhost:7070/v1/runs -H 'content-type: application/json' \\
@@ -148,6 +152,23 @@ enum Command {
   curl -s localhost:7070/v1/runs/RUN
   curl -sN localhost:7070/v1/runs/RUN/events")]
     Serve(ServeArgs),
+    /// Serve relive over MCP (the Model Context Protocol) on stdin/stdout,
+    /// so that an assistant drives it: list agents, start runs, list and
+    /// show runs, approve or reject, signal, cancel.
+    ///
+    /// An MCP client starts `relive mcp` as a child process (it is a stdio
+    /// server); the runs it starts execute in this process, with the
+    /// journal and relive.toml given by --db and --config, exactly as under
+    /// `relive serve` (which serves the same tools over HTTP at /mcp). When
+    /// the client disconnects, runs still executing stay `running` and are
+    /// continued by the next `relive serve`, `relive mcp` or `relive
+    /// resume`. Logs go to stderr; stdout carries the protocol.
+    #[command(
+        after_help = "Example, in an MCP client's configuration (Claude Desktop, Cursor, VS Code...):
+  {\"mcpServers\": {\"relive\": {\"command\": \"relive\",
+    \"args\": [\"mcp\", \"--config\", \"/path/to/relive.toml\", \"--db\", \"/path/to/relive.db\"]}}}"
+    )]
+    Mcp(mcp::McpArgs),
 }
 
 /// The arguments of `relive run`.

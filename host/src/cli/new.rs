@@ -2,18 +2,25 @@
 //! builds (`relive build`) and runs (`relive run NAME`) as it is.
 //!
 //! The templates live in `templates/<lang>/` at the repository root and are
-//! compiled into the binary. Adding a language (TypeScript: `--lang ts`)
-//! takes one [`Lang`] variant, its template table in [`Lang::template`], its
-//! SDK folder in [`Lang::sdk_in`], and in `build.rs` its project file in
-//! `detect` and its builder.
+//! compiled into the binary. Adding a language takes one [`Lang`] variant,
+//! its template table in [`Lang::template`], its SDK folder in
+//! [`Lang::sdk_in`], and in `build.rs` its project file in `detect` and its
+//! builder.
 
-use super::build::COMPONENTIZE_PY_VERSION;
+use super::build::{
+    COMPONENTIZE_JS_VERSION, COMPONENTIZE_PY_VERSION, ESBUILD_VERSION, PREVIEW2_SHIM_VERSION,
+    TYPESCRIPT_VERSION,
+};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 
 /// The languages relive can start an agent in.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
+    /// TypeScript or JavaScript, bundled by esbuild and built into a
+    /// component by componentize-js.
+    #[value(alias = "typescript", alias = "js", alias = "javascript")]
+    Ts,
     /// Python, built into a component by componentize-py.
     #[value(alias = "py")]
     Python,
@@ -24,7 +31,8 @@ pub enum Lang {
 
 impl Lang {
     /// Every file of the template: its path in the project, and its text
-    /// with `{{name}}`, `{{sdk}}` and `{{componentize_py}}` to fill in.
+    /// with `{{name}}`, `{{sdk}}` and the pinned versions
+    /// (`{{componentize_py}}`, `{{componentize_js}}`, ...) to fill in.
     fn template(self) -> &'static [(&'static str, &'static str)] {
         macro_rules! files {
             ($dir:literal: $($path:literal => $file:literal),* $(,)?) => {
@@ -32,6 +40,15 @@ impl Lang {
             };
         }
         match self {
+            Lang::Ts => files!("ts":
+                "src/app.ts" => "src/app.ts",
+                "package.json" => "package.json",
+                "tsconfig.json" => "tsconfig.json",
+                "relive.toml" => "relive.toml",
+                "script.json" => "script.json",
+                "README.md" => "README.md",
+                ".gitignore" => "gitignore",
+            ),
             Lang::Python => files!("python":
                 "app.py" => "app.py",
                 "pyproject.toml" => "pyproject.toml",
@@ -55,6 +72,7 @@ impl Lang {
     /// The language's name, as `--lang` takes it.
     pub fn name(self) -> &'static str {
         match self {
+            Lang::Ts => "ts",
             Lang::Python => "python",
             Lang::Rust => "rust",
         }
@@ -63,6 +81,7 @@ impl Lang {
     /// Where this language's SDK is inside a relive checkout.
     fn sdk_in(self, checkout: &Path) -> PathBuf {
         match self {
+            Lang::Ts => checkout.join("guest-sdk/ts"),
             Lang::Python => checkout.join("guest-sdk/python"),
             Lang::Rust => checkout.join("guest-sdk"),
         }
@@ -122,7 +141,11 @@ pub fn run(args: &NewArgs) -> anyhow::Result<u8> {
         let text = text
             .replace("{{name}}", &args.name)
             .replace("{{sdk}}", &sdk.display().to_string())
-            .replace("{{componentize_py}}", COMPONENTIZE_PY_VERSION);
+            .replace("{{componentize_py}}", COMPONENTIZE_PY_VERSION)
+            .replace("{{componentize_js}}", COMPONENTIZE_JS_VERSION)
+            .replace("{{esbuild}}", ESBUILD_VERSION)
+            .replace("{{typescript}}", TYPESCRIPT_VERSION)
+            .replace("{{preview2_shim}}", PREVIEW2_SHIM_VERSION);
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)
@@ -170,7 +193,7 @@ mod tests {
 
     #[test]
     fn every_template_names_its_agent_and_has_a_config() {
-        for lang in [Lang::Python, Lang::Rust] {
+        for lang in [Lang::Ts, Lang::Python, Lang::Rust] {
             let files = lang.template();
             assert!(files.iter().any(|(p, _)| *p == "relive.toml"), "{lang:?}");
             assert!(
@@ -179,6 +202,37 @@ mod tests {
                     .any(|(p, t)| *p == "relive.toml" && t.contains("[agents.{{name}}]")),
                 "{lang:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_ts_template_pins_the_toolchain_of_the_repository() {
+        // The repository's package.json installs the toolchain the e2e tests
+        // build with; a new project must get the same versions.
+        let root: serde_json::Value =
+            serde_json::from_str(include_str!("../../../package.json")).unwrap();
+        let pins = &root["devDependencies"];
+        for (package, version) in [
+            ("@bytecodealliance/componentize-js", COMPONENTIZE_JS_VERSION),
+            ("esbuild", ESBUILD_VERSION),
+            ("typescript", TYPESCRIPT_VERSION),
+            ("@bytecodealliance/preview2-shim", PREVIEW2_SHIM_VERSION),
+        ] {
+            assert_eq!(pins[package], version, "{package} in package.json");
+        }
+        let (_, template) = Lang::Ts
+            .template()
+            .iter()
+            .find(|(p, _)| *p == "package.json")
+            .unwrap();
+        for placeholder in [
+            "{{componentize_js}}",
+            "{{esbuild}}",
+            "{{typescript}}",
+            "{{preview2_shim}}",
+            "file:{{sdk}}",
+        ] {
+            assert!(template.contains(placeholder), "{placeholder}");
         }
     }
 }

@@ -28,17 +28,22 @@
 //! schema = { type = "object", properties = { query = { type = "string" } } }
 //! idempotent = true
 //!
+//! [tools.time]                # an MCP server's tools: time__get_current_time, …
+//! mcp = { command = ["mcp-server-time"] }   # or url = "http://…/mcp"
+//!
 //! [agents.researcher]
 //! component = "researcher.wasm"
 //! models = ["scripted"]       # the first is the default
-//! tools = ["search"]
+//! tools = ["search", "time"]
 //! ```
 
 pub mod limits;
+mod mcp;
 mod models;
 mod tools;
 
 pub use limits::{Limits, LimitsConfig};
+pub use mcp::{MAX_MCP_NAME_CHARS, McpConfig, McpToolOverride};
 pub use models::{HttpModelConfig, ModelConfig, ScriptedModelConfig};
 pub use tools::{ToolApproval, ToolConfig};
 
@@ -208,7 +213,7 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_journal()?;
         for (name, tool) in &self.tools {
-            tool.check()
+            tool.check(name)
                 .map_err(|(key, message)| self.key_error(format!("tools.{name}.{key}"), message))?;
         }
         for (name, model) in &self.models {

@@ -258,3 +258,105 @@ fn a_journal_is_a_file_or_a_postgres_url_never_both() {
         .to_string();
     assert!(wrong.contains("postgres://"), "{wrong}");
 }
+
+/// The error of a file whose one tool table `[tools.NAME]` holds `keys`.
+fn tool_error(name: &str, keys: &str) -> String {
+    parse(&format!("[tools.{name}]\n{keys}\n"))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn mcp_servers_parse_with_every_key() {
+    let c = parse(
+        "[tools.time]\nmcp = { command = [\"mcp-server-time\"], env = { TZ_KEY = \"MY_TZ_KEY\" }, connect_timeout_secs = 5 }\nallow = [\"get_current_time\"]\nidempotent = true\napproval = \"required\"\ntimeout_secs = 9\n\n[tools.time.overrides.get_current_time]\nidempotent = false\napproval = \"none\"\n\n[tools.web]\nmcp = { url = \"https://example.com/mcp\", headers_env = { X-Api-Key = \"WEB_KEY\" }, bearer_env = \"WEB_TOKEN\" }\n",
+    )
+    .unwrap();
+    let time = &c.tools["time"];
+    let mcp = time.mcp.as_ref().unwrap();
+    assert_eq!(mcp.env["TZ_KEY"], "MY_TZ_KEY");
+    assert_eq!(
+        time.allow.as_deref(),
+        Some(&["get_current_time".to_string()][..])
+    );
+    assert_eq!(time.overrides["get_current_time"].idempotent, Some(false));
+    let web = c.tools["web"].mcp.as_ref().unwrap();
+    assert_eq!(web.bearer_env.as_deref(), Some("WEB_TOKEN"));
+}
+
+#[test]
+fn bad_mcp_keys_are_named_with_the_fix() {
+    let cases = [
+        ("t", "mcp = {}", "tools.t.mcp", "needs `command`"),
+        (
+            "t",
+            "mcp = { command = [\"x\"], url = \"http://h/mcp\" }",
+            "tools.t.mcp",
+            "remove one of them",
+        ),
+        (
+            "t",
+            "mcp = { url = \"ftp://h/mcp\" }",
+            "tools.t.mcp",
+            "http:// or https://",
+        ),
+        (
+            "t",
+            "mcp = { command = [\"x\"], headers_env = { A = \"B\" } }",
+            "tools.t.mcp",
+            "give a stdio server its keys with `env`",
+        ),
+        (
+            "t",
+            "mcp = { url = \"http://h/mcp\", env = { A = \"B\" } }",
+            "tools.t.mcp",
+            "`headers_env` or `bearer_env`",
+        ),
+        (
+            "t",
+            "mcp = { command = [\"x\"], env = { KEY = \"sk-live-123\" } }",
+            "tools.t.mcp",
+            "never the keys themselves",
+        ),
+        (
+            "t",
+            "mcp = { command = [\"x\"] }\ncommand = [\"y\"]",
+            "tools.t.command",
+            "cannot be used together with `mcp`",
+        ),
+        (
+            "t",
+            "mcp = { command = [\"x\"] }\nschema = { type = \"object\" }",
+            "tools.t.schema",
+            "given by the MCP server",
+        ),
+        (
+            "t",
+            "mcp = { command = [\"x\"] }\nallow_hosts = [\"a.com\"]",
+            "tools.t.allow_hosts",
+            "only to built-in tools",
+        ),
+        (
+            "t",
+            "mcp = { command = [\"x\"], tokens = 1 }",
+            "tokens",
+            "unknown field",
+        ),
+        (
+            "a__b",
+            "mcp = { command = [\"x\"] }",
+            "tools.a__b.mcp",
+            "no `__`",
+        ),
+        (
+            "t",
+            "command = [\"x\"]\nidempotent = true\nallow = [\"a\"]",
+            "tools.t.allow",
+            "only to MCP servers",
+        ),
+    ];
+    for (name, keys, key, fix) in cases {
+        let err = tool_error(name, keys);
+        assert!(err.contains(key) && err.contains(fix), "{keys}: {err}");
+    }
+}

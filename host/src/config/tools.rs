@@ -1,11 +1,14 @@
-//! `[tools.NAME]`: the tools an operator configures (a command, or a
-//! built-in), and their checks.
+//! `[tools.NAME]`: the tools an operator configures (a command, a
+//! built-in, or an MCP server's tools), and their checks.
 
+use super::mcp::{McpConfig, McpToolOverride};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// One `[tools.NAME]` table: a program the operator declares (`command`) or
-/// one of relive's built-in tools (`builtin`) — exactly one of the two.
+/// One `[tools.NAME]` table: a program the operator declares (`command`),
+/// one of relive's built-in tools (`builtin`), or an MCP server whose tools
+/// it grants (`mcp`, see [`McpConfig`]) — exactly one of the three.
 ///
 /// ```toml
 /// [tools.search]                  # a command tool: JSON arguments on stdin, JSON on stdout
@@ -30,6 +33,10 @@ use std::path::PathBuf;
 /// timeout_secs = 30               # the default
 /// ```
 ///
+/// An MCP server's tools say themselves whether they are idempotent (their
+/// annotations); `idempotent` and `[tools.NAME.overrides.TOOL]` overrule
+/// them. See [`McpConfig`].
+///
 /// Built-in tools are idempotent by design, so `idempotent` is implied and
 /// may not be set (see [`crate::tools::files`] for why writes are too); they
 /// describe their own arguments, so `schema` may not be set either; a
@@ -48,6 +55,13 @@ pub struct ToolConfig {
     pub command: Option<Vec<String>>,
     /// A built-in tool instead of a program.
     pub builtin: Option<crate::tools::Builtin>,
+    /// An MCP server whose tools are granted.
+    pub mcp: Option<McpConfig>,
+    /// mcp: the server's tools to grant, by their MCP names; default: all.
+    pub allow: Option<Vec<String>>,
+    /// mcp: per tool, by its MCP name: idempotency and approval.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, McpToolOverride>,
     #[serde(default)]
     pub description: String,
     /// JSON schema of the arguments of a command tool (defaults to any object).
@@ -86,13 +100,24 @@ impl ToolConfig {
         ]
     }
 
-    /// What is wrong with the tool's keys, as (key, message).
-    pub(super) fn check(&self) -> Result<(), (&'static str, String)> {
+    /// What is wrong with the keys of the tool `name`, as (key, message).
+    pub(super) fn check(&self, name: &str) -> Result<(), (&'static str, String)> {
         let at_least_one = |key: &'static str, value: Option<u64>, example: &str| match value {
             Some(0) => Err((key, format!("must be at least 1, e.g. {key} = {example}"))),
             _ => Ok(()),
         };
         at_least_one("timeout_secs", self.timeout_secs, "30")?;
+        if let Some(mcp) = &self.mcp {
+            return self.check_mcp(name, mcp);
+        }
+        if self.allow.is_some() || !self.overrides.is_empty() {
+            let key = if self.allow.is_some() {
+                "allow"
+            } else {
+                "overrides"
+            };
+            return Err((key, "applies only to MCP servers (`mcp`); remove it".into()));
+        }
         let builtin = match (&self.command, self.builtin) {
             (Some(_), Some(_)) => {
                 return Err(("builtin", "cannot be used together with `command`: a tool is either a program (`command`) or a built-in tool (`builtin`); remove one of them".into()));
@@ -104,6 +129,43 @@ impl ToolConfig {
             (None, Some(builtin)) => builtin,
         };
         self.check_builtin(builtin)
+    }
+
+    /// The keys of an MCP server's table.
+    fn check_mcp(&self, name: &str, mcp: &McpConfig) -> Result<(), (&'static str, String)> {
+        if self.command.is_some() || self.builtin.is_some() {
+            let key = if self.command.is_some() {
+                "command"
+            } else {
+                "builtin"
+            };
+            return Err((key, "cannot be used together with `mcp`: the server's program goes in the `mcp` table, e.g. mcp = { command = [\"mcp-server-time\"] }; remove it".into()));
+        }
+        let foreign = [
+            ("schema", self.schema.is_some()),
+            ("description", !self.description.is_empty()),
+        ];
+        if let Some((key, _)) = foreign.into_iter().find(|(_, set)| *set) {
+            return Err((
+                key,
+                "is given by the MCP server for each of its tools; remove it".into(),
+            ));
+        }
+        if let Some((key, _, _)) = self.kind_keys().into_iter().find(|(_, set, _)| *set) {
+            return Err((
+                key,
+                "applies only to built-in tools (`builtin`); remove it from this MCP server".into(),
+            ));
+        }
+        if let Some(tool) = self.allow.iter().flatten().find(|t| t.is_empty()) {
+            return Err((
+                "allow",
+                format!(
+                    "holds an empty name ({tool:?}); list the server's tools by their MCP names, e.g. allow = [\"get_current_time\"]"
+                ),
+            ));
+        }
+        mcp.check(name)
     }
 
     /// The keys of a command tool.

@@ -46,13 +46,24 @@ impl wit_tools::Host for HostState {
         texts.iter().map(|text| self.answer_tool(text)).collect()
     }
     async fn list(&mut self) -> wasmtime::Result<Vec<wit_types::ToolSpec>> {
-        let specs = self.grants.tool_specs();
-        let text = self
+        let replayed = self
             .recorder
-            .local(EntryKind::ToolList, "list", "null".into(), || {
-                encode(&specs)
-            })
+            .replay_local(EntryKind::ToolList, "list", "null")
             .map_err(|stop| self.recorder.fail(stop))?;
+        let text = match replayed {
+            Some(text) => text,
+            None => {
+                // Live: tools that describe themselves from a server (MCP
+                // tools of a resumed run) connect first.
+                for tool in self.grants.tools.values() {
+                    tool.prepare().await;
+                }
+                let specs = encode(&self.grants.tool_specs());
+                self.recorder
+                    .record_local(EntryKind::ToolList, "list", "null".into(), specs)
+                    .map_err(|stop| self.recorder.fail(stop))?
+            }
+        };
         let specs: Vec<ToolSpec> = decode(&mut self.recorder, &text)?;
         Ok(specs.into_iter().map(Into::into).collect())
     }

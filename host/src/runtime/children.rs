@@ -15,6 +15,8 @@ use std::sync::Arc;
 pub(super) struct RunChildren {
     pub journal: Arc<dyn Journal>,
     pub config: Arc<Config>,
+    /// The MCP servers, whose tools a child run may be granted.
+    pub mcp: Arc<crate::tools::mcp::McpPool>,
     /// Called when a child is created, so a scheduler can start it at once.
     pub wake: Option<Arc<dyn Fn() + Send + Sync>>,
 }
@@ -50,7 +52,10 @@ impl Children for RunChildren {
                 )
             })?;
             let digest = component_digest(&bytes);
-            let grants = super::build_grants(config, agent).map_err(|e| format!("{e:#}"))?;
+            let mut grants = super::build_grants(config, agent).map_err(|e| format!("{e:#}"))?;
+            super::grant_mcp_tools(&mut grants, config, &self.mcp, None)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
             let parent_run = self.journal.find_run(parent).map_err(|e| e.to_string())?;
             self.journal
                 .put_component(&digest, &bytes)

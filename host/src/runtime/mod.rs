@@ -9,7 +9,7 @@
 use crate::config::Config;
 use crate::engine::{Divergence, Mode, Observer};
 use crate::imports::bindings::{Agent, AgentPre};
-use crate::imports::{Grants, Host, HostState};
+use crate::imports::{Grants, Host, HostState, RunPolicy};
 use crate::journal::{Journal, RunStatus};
 use anyhow::Context as _;
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ mod replay;
 mod run;
 pub mod sandbox;
 
-pub use grants::build_grants;
+pub use grants::{build_grants, grant_mcp_tools};
 
 /// How a run ended (this time).
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +123,8 @@ pub struct Runtime {
     grants: Option<std::sync::Mutex<HashMap<String, Grants>>>,
     /// Called when a run starts a child run, so a scheduler starts it at once.
     child_wake: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// The MCP servers of this process, shared by every run.
+    mcp: Arc<crate::tools::mcp::McpPool>,
     /// Renews the leases of the runs this process executes.
     _leases: crate::control::leases::Keeper,
 }
@@ -148,6 +150,7 @@ impl Runtime {
             journal,
             components: Default::default(),
             child_wake: None,
+            mcp: Default::default(),
             interrupt: Default::default(),
             grants: None,
         })
@@ -162,8 +165,24 @@ impl Runtime {
         self
     }
 
-    /// The grants of `agent` under `config`.
-    pub fn grants(&self, config: &Config, agent: &str) -> anyhow::Result<Grants> {
+    /// The grants of `agent` under `config`. The tools of MCP servers are
+    /// those each server lists now for a new run (`recorded` is `None`),
+    /// or those the recorded policy of a resumed run names, without
+    /// contacting the servers.
+    pub async fn grants(
+        &self,
+        config: &Config,
+        agent: &str,
+        recorded: Option<&RunPolicy>,
+    ) -> anyhow::Result<Grants> {
+        let mut grants = self.base_grants(config, agent)?;
+        grant_mcp_tools(&mut grants, config, &self.mcp, recorded).await?;
+        Ok(grants)
+    }
+
+    /// The grants of `agent` but for MCP servers' tools: built once when
+    /// the runtime keeps grants.
+    fn base_grants(&self, config: &Config, agent: &str) -> anyhow::Result<Grants> {
         let Some(cache) = &self.grants else {
             return build_grants(config, agent);
         };
@@ -176,6 +195,17 @@ impl Runtime {
             .unwrap_or_else(|p| p.into_inner())
             .insert(agent.to_string(), grants.clone());
         Ok(grants)
+    }
+
+    /// The MCP servers this runtime's runs use.
+    pub fn mcp(&self) -> &Arc<crate::tools::mcp::McpPool> {
+        &self.mcp
+    }
+
+    /// Ends what the runtime started outside runs: its MCP servers' connections
+    /// (stdio servers end). For the end of a command or a service.
+    pub async fn close(&self) {
+        self.mcp.close().await;
     }
 
     /// Calls `wake` whenever a run starts a child run (the service's

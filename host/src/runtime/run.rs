@@ -29,7 +29,7 @@ impl Runtime {
             bytes,
             input,
         } = request;
-        let grants = self.grants(config, agent)?;
+        let grants = self.grants(config, agent, None).await?;
         let digest = component_digest(bytes);
         let known = self.is_prepared(&digest);
         let pre = self.prepared(&digest, path, bytes, grants.limits.max_component_bytes)?;
@@ -133,9 +133,10 @@ impl Runtime {
         timers: TimerPolicy,
     ) -> anyhow::Result<RunReport> {
         let entries = self.entries_of(&run.id).await?;
-        let grants = self.grants(config, &run.agent)?;
         // What shapes the journal is the run's own, not today's config.
-        let grants = match RunPolicy::from_record(run.policy.as_ref()) {
+        let recorded = RunPolicy::from_record(run.policy.as_ref());
+        let grants = self.grants(config, &run.agent, recorded.as_ref()).await?;
+        let grants = match recorded {
             Some(policy) => grants.with_policy(policy),
             None => {
                 self.journal
@@ -276,6 +277,7 @@ impl Runtime {
         if let (Mode::Record(_), Some(config)) = (mode, config) {
             store.data_mut().children = Some(Arc::new(super::children::RunChildren {
                 journal: self.journal.clone(),
+                mcp: self.mcp.clone(),
                 config,
                 wake: self.child_wake.clone(),
             }));

@@ -58,7 +58,7 @@ pub enum ComponentError {
     #[error("{path} does not implement the relive:agent@0.1.0 world: {message}")]
     WrongWorld { path: String, message: String },
     #[error(
-        "{path} imports `{import}`, which relive does not grant to agents (no HTTP from inside the sandbox: it would not be journaled); reach the network through a granted tool instead (an `http_get` or command tool under [tools] in relive.toml, called with `tools.call`), and build the agent without the import"
+        "{path} imports `{import}`, which relive does not grant to agents (no HTTP from inside the sandbox: it would not be journaled); reach the network through a granted tool instead (an `http_get` or command tool under [tools] in relive.toml, called with `tools.call`), and build the agent without the import (JavaScript: `relive build` does; componentize-js by hand needs `--disable http fetch-event`)"
     )]
     Forbidden { path: String, import: String },
 }

@@ -136,7 +136,7 @@ type ApiResult<T> = Result<T, ApiError>;
 /// Checks the bearer token, when one is configured: the `Authorization`
 /// header, or `?token=` on GET requests (browsers' EventSource cannot set
 /// headers).
-async fn authorize(State(service): Shared, request: Request, next: Next) -> Response {
+pub(super) async fn authorize(State(service): Shared, request: Request, next: Next) -> Response {
     let Some(expected) = service.options.token.as_deref() else {
         return next.run(request).await;
     };

@@ -14,8 +14,11 @@ mod api;
 mod cancel;
 mod cluster;
 mod events;
+mod lifecycle;
+pub mod mcp;
 
 pub use api::OPENAPI;
+use lifecycle::{prune_every_hour, shutdown_signal, shutdown_signals};
 
 use crate::config::Config;
 use crate::engine::TimerPolicy;
@@ -101,33 +104,12 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let local = listener.local_addr()?;
-    // The configuration is fixed for the service's life: each agent's
-    // providers and tools are built once, not per run.
-    // A run that starts a child run wakes the scheduler, which starts it.
-    let wake = Arc::new(Notify::new());
-    let notify = wake.clone();
-    let runtime = Runtime::new(journal.clone())?
-        .keep_grants()
-        .on_child(Arc::new(move || notify.notify_one()));
-    let service = Arc::new(Service {
-        runtime,
-        journal,
-        slots: Arc::new(Semaphore::new(options.max_runs)),
-        config,
-        hub: Hub::default(),
-        options,
-        components: Default::default(),
-        agent_components: Default::default(),
-        active: Default::default(),
-        wake,
-        stopping: AtomicBool::new(false),
-        stopped: tokio::sync::watch::channel(false).0,
-    });
+    let service = Service::new(journal, config, options)?;
     service.register_configured().await;
     let signals = shutdown_signals()?;
     let recovered = service.break_dead_leases()?;
     eprintln!(
-        "relive: serving on http://{local} (web UI at http://{local}/, API at http://{local}/v1, OpenAPI at http://{local}/openapi.json); up to {} runs at once{}",
+        "relive: serving on http://{local} (web UI at http://{local}/, API at http://{local}/v1, OpenAPI at http://{local}/openapi.json, MCP at http://{local}/mcp); up to {} runs at once{}",
         service.options.max_runs,
         if recovered > 0 {
             format!("; recovering {recovered} runs of a stopped relive")
@@ -135,25 +117,15 @@ pub async fn serve(
             String::new()
         }
     );
-    let watcher = tokio::spawn(cluster::watch(service.clone()));
-    let scheduler = tokio::spawn(service.clone().schedule());
-    let pruner = service
-        .options
-        .retain
-        .map(|age| tokio::spawn(prune_every_hour(service.journal.clone(), age)));
-    let app = api::router(service.clone());
+    let background = service.clone().start_background();
+    let app = api::router(service.clone()).merge(mcp::router(service.clone()));
     let mut stopped = service.stopped.subscribe();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stopped.wait_for(|s| *s).await;
     });
     let server = tokio::spawn(async move { server.await });
     shutdown_signal(signals).await;
-    service.shutdown().await;
-    scheduler.abort();
-    watcher.abort();
-    if let Some(pruner) = pruner {
-        pruner.abort();
-    }
+    service.stop(background).await;
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => eprintln!("relive: warning: the HTTP server stopped with: {e}"),
         Err(_) => eprintln!("relive: warning: open connections did not close within 5 s"),
@@ -163,25 +135,12 @@ pub async fn serve(
     Ok(())
 }
 
-/// How often `--retain-days` prunes.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-
-/// Prunes finished runs older than `age`, now and then every hour.
-async fn prune_every_hour(journal: Arc<dyn Journal>, age: Duration) {
-    loop {
-        let j = journal.clone();
-        let request = crate::control::retention::finished_older_than(age);
-        match tokio::task::spawn_blocking(move || j.prune(&request)).await {
-            Ok(Ok(report)) if report.runs > 0 || report.blobs > 0 => eprintln!(
-                "relive: retention: {}",
-                crate::control::retention::describe(&report, false)
-            ),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => eprintln!("relive: warning: retention prune failed: {e}"),
-            Err(e) => eprintln!("relive: warning: retention prune failed: {e}"),
-        }
-        tokio::time::sleep(PRUNE_EVERY).await;
-    }
+/// The service's tasks besides its HTTP server.
+struct Background {
+    scheduler: tokio::task::JoinHandle<()>,
+    /// Follows other processes' commits (see [`cluster::watch`]).
+    watcher: tokio::task::JoinHandle<()>,
+    pruner: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Whether `error` says another process took the run's lease over.
@@ -197,26 +156,62 @@ fn lease_lost(error: &anyhow::Error) -> bool {
     })
 }
 
-/// SIGTERM and SIGINT handlers, installed before the service says it is
-/// listening: a SIGTERM sent right after that must stop it gracefully.
-fn shutdown_signals() -> anyhow::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>
-{
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    Ok((term, int))
-}
-
-async fn shutdown_signal(
-    (mut term, mut int): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
-) {
-    tokio::select! {
-        _ = term.recv() => eprintln!("relive: SIGTERM received, shutting down"),
-        _ = int.recv() => eprintln!("relive: SIGINT received, shutting down"),
-    }
-}
-
 impl Service {
+    /// The service's state: one runtime, whose providers and tools are
+    /// built once per agent (the configuration is fixed for the service's
+    /// life), and whose runs wake the scheduler when they start a child.
+    fn new(
+        journal: Arc<dyn Journal>,
+        config: Config,
+        options: ServeOptions,
+    ) -> anyhow::Result<Arc<Service>> {
+        let wake = Arc::new(Notify::new());
+        let notify = wake.clone();
+        let runtime = Runtime::new(journal.clone())?
+            .keep_grants()
+            .on_child(Arc::new(move || notify.notify_one()));
+        Ok(Arc::new(Service {
+            runtime,
+            journal,
+            slots: Arc::new(Semaphore::new(options.max_runs)),
+            config,
+            hub: Hub::default(),
+            options,
+            components: Default::default(),
+            agent_components: Default::default(),
+            active: Default::default(),
+            wake,
+            stopping: AtomicBool::new(false),
+            stopped: tokio::sync::watch::channel(false).0,
+        }))
+    }
+
+    /// Starts the scheduler, the watcher of other processes' commits and,
+    /// with `--retain-days`, the pruner.
+    fn start_background(self: Arc<Self>) -> Background {
+        let pruner = self
+            .options
+            .retain
+            .map(|age| tokio::spawn(prune_every_hour(self.journal.clone(), age)));
+        Background {
+            watcher: tokio::spawn(cluster::watch(self.clone())),
+            scheduler: tokio::spawn(self.clone().schedule()),
+            pruner,
+        }
+    }
+
+    /// Stops the service: its runs (see [`Service::shutdown`]), its
+    /// background tasks, then its MCP servers (no call is left in flight).
+    async fn stop(&self, background: Background) {
+        self.shutdown().await;
+        background.scheduler.abort();
+        background.watcher.abort();
+        if let Some(pruner) = background.pruner {
+            pruner.abort();
+        }
+        self.runtime.close().await;
+    }
+
     /// Compiles the components named in relive.toml, so the first run of
     /// each agent starts at once.
     async fn register_configured(&self) {
@@ -298,7 +293,8 @@ impl Service {
                 .map(|p| p.display().to_string()),
             policy: self
                 .runtime
-                .grants(&self.config, agent)
+                .grants(&self.config, agent, None)
+                .await
                 .ok()
                 .map(|g| g.policy.to_value()),
             parent: None,

@@ -6,13 +6,15 @@
 //! engine, for every tool alike; the tool only declares whether running it
 //! twice is safe ([`Tool::idempotent`]).
 //!
-//! A tool is either a program the operator declared ([`command`]) or one of
-//! relive's built-in tools ([`Builtin`]): [`http_get`] and [`files`].
+//! A tool is a program the operator declared ([`command`]), one of relive's
+//! built-in tools ([`Builtin`]: [`http_get`] and [`files`]), or a tool of
+//! an MCP server ([`mcp`]).
 
 pub mod base64;
 pub mod command;
 pub mod files;
 pub mod http_get;
+pub mod mcp;
 
 use crate::config::ToolConfig;
 use crate::llm::{BoxFuture, ToolSpec};
@@ -40,8 +42,10 @@ impl Builtin {
     }
 }
 
-/// The tool `[tools.NAME]` declares (a validated [`ToolConfig`]); relative
-/// paths resolve against `base_dir`, the directory of relive.toml.
+/// The tool `[tools.NAME]` declares (a validated [`ToolConfig`] of a
+/// command or built-in tool; an MCP server's tools are made by
+/// [`mcp::McpPool`]); relative paths resolve against `base_dir`, the
+/// directory of relive.toml.
 pub fn from_config(name: &str, config: &ToolConfig, base_dir: &Path) -> Arc<dyn Tool> {
     match config.builtin {
         Some(Builtin::HttpGet) => Arc::new(http_get::HttpGetTool::new(name, config)),
@@ -83,6 +87,11 @@ pub trait Tool: Send + Sync {
     fn spec(&self) -> ToolSpec;
     /// Whether running the same call twice is harmless.
     fn idempotent(&self) -> bool;
+    /// Gets ready to describe itself ([`Tool::spec`]) when that needs a
+    /// connection (an MCP tool of a resumed run); errors show in the spec.
+    fn prepare(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
     /// Runs the tool on JSON `arguments` and returns its JSON result.
     fn call<'a>(
         &'a self,

@@ -105,7 +105,8 @@ pub(super) async fn create_run(
     }
     service
         .runtime
-        .grants(&service.config, &request.agent)
+        .grants(&service.config, &request.agent, None)
+        .await
         .map_err(|e| ApiError::bad_request(format!("agent `{}`: {e:#}", request.agent)))?;
     let digest = match request.component {
         Some(digest) => {

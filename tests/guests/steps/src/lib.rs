@@ -10,7 +10,8 @@
 //!   process spawn): call 1 writes [`PAYLOAD`] to `step.txt` in the run's
 //!   workspace and calls 2..=N read it back. An optional `"args"` (any JSON
 //!   value) replaces this: every call then sends exactly `args`, for a `step`
-//!   tool of another kind.
+//!   tool of another kind; an optional `"tool"` calls that tool instead of
+//!   `step` (an MCP server's tool, say: `every__echo`).
 //! - `"clock"`: N wall-clock reads (`SystemTime::now()`), each journaled.
 //! - `"random"`: N random `u64` reads, each journaled.
 //! - `"llm"`: N sequential LLM calls (one user message each), for the
@@ -74,6 +75,8 @@ pub struct Input {
     /// For `"tool"`: the arguments of every call, instead of the `files`
     /// write-then-read sequence.
     pub args: Option<String>,
+    /// For `"tool"`: the tool called, instead of [`TOOL`].
+    pub tool: Option<String>,
 }
 
 /// Parses `{"steps": N, "kind": "..."[, "args": ...]}`.
@@ -84,7 +87,7 @@ pub fn parse_input(input: &str) -> Result<Input, String> {
     let object = value.as_object().ok_or_else(|| format!("steps: {USAGE}"))?;
     if let Some(key) = object
         .keys()
-        .find(|k| !matches!(k.as_str(), "steps" | "kind" | "args"))
+        .find(|k| !matches!(k.as_str(), "steps" | "kind" | "args" | "tool"))
     {
         return Err(format!("steps: unknown key `{key}`; {USAGE}"));
     }
@@ -109,7 +112,16 @@ pub fn parse_input(input: &str) -> Result<Input, String> {
     if args.is_some() && !matches!(kind, Kind::Tool | Kind::Signal) {
         return Err("steps: `args` goes with \"kind\": \"tool\" or \"signal\" only".into());
     }
-    Ok(Input { steps, kind, args })
+    let tool = object
+        .get("tool")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    Ok(Input {
+        steps,
+        kind,
+        args,
+        tool,
+    })
 }
 
 /// The arguments of tool call `step` (from 1) when the input has no `args`.
@@ -179,9 +191,10 @@ fn run_steps(input: &Input) -> Result<Digest, String> {
                     Some(args) => args.clone(),
                     None => files_arguments(step),
                 };
-                let result = tools::call_json(TOOL, &arguments).map_err(|e| {
+                let tool = input.tool.as_deref().unwrap_or(TOOL);
+                let result = tools::call_json(tool, &arguments).map_err(|e| {
                     format!(
-                        "steps: step {step}/{}: tool `{TOOL}` {}",
+                        "steps: step {step}/{}: tool `{tool}` {}",
                         input.steps,
                         e.describe()
                     )
