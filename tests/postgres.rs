@@ -9,6 +9,11 @@
 //!   from the process that does not execute it; a cancel sent to the
 //!   process that does not execute a run stops it where it runs.
 //!
+//! - A run that used the `files` tool and moves to a host whose workspace
+//!   root does not hold its workspace fails its next files call with an
+//!   error naming the directory and the fix, instead of going on with an
+//!   empty workspace; on a root every host shares, it finds its files.
+//!
 //! The load test with three services, SIGKILL and SIGSTOP is in
 //! postgres_load.rs.
 
@@ -173,4 +178,63 @@ fn a_cancel_sent_to_either_service_stops_the_run_where_it_runs() {
         None,
     );
     assert_eq!(code, 409, "a cancelled run cannot be cancelled again");
+}
+
+/// The waiter's `relive.toml`, its `files` tool's workspaces under `root`.
+fn files_config(scratch: &Scratch, root: &str) {
+    std::fs::write(
+        scratch.file("relive.toml"),
+        format!("[agents.waiter]\ntools = [\"files\"]\n\n[tools.files]\nbuiltin = \"files\"\nroot = \"{root}\"\n"),
+    )
+    .unwrap();
+}
+
+/// Starts `waiter files go` (one file written, then a wait for `go`) with
+/// the workspaces under `root`; returns the run's id.
+fn start_files_waiter(scratch: &Scratch, root: &str) -> String {
+    files_config(scratch, root);
+    let waiter = guest("waiter");
+    let out = scratch.run(&[
+        "run",
+        waiter.to_str().unwrap(),
+        "--input",
+        "files go",
+        "--json",
+    ]);
+    assert_code(&out, 6);
+    let id = json(&out)["id"].as_str().unwrap().to_string();
+    assert!(scratch.file(root).join(&id).join("note.txt").is_file());
+    assert_code(&scratch.run(&["signal", &id, "go"]), 0);
+    id
+}
+
+#[test]
+fn a_run_that_moves_to_a_host_without_its_workspace_fails_its_files_call() {
+    let scratch = Scratch::copy_of("tests/guests/waiter").on_postgres("files_elsewhere");
+    // Another host: its root does not hold the run's workspace.
+    let id = start_files_waiter(&scratch, "host-a");
+    files_config(&scratch, "host-b");
+    let out = scratch.run(&["resume", &id, "--json"]);
+    let report = json(&out);
+    let error = report["error"].as_str().unwrap_or_default();
+    let missing = scratch
+        .path()
+        .join("host-b")
+        .canonicalize()
+        .unwrap()
+        .join(&id);
+    assert!(
+        error.contains(&format!("workspace {} is missing", missing.display()))
+            && error.contains("root")
+            && error.contains("every relive serve process shares"),
+        "{report}"
+    );
+    assert!(!missing.exists(), "an empty workspace was made: {report}");
+
+    // A root both hosts share: the run finds its file.
+    let id = start_files_waiter(&scratch, "shared");
+    let out = scratch.run(&["resume", &id, "--json"]);
+    assert_code(&out, 0);
+    let output = json(&out)["output"].as_str().unwrap().to_string();
+    assert!(output.contains("\"content\":\"kept\""), "{output}");
 }
