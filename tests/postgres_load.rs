@@ -107,6 +107,22 @@ fn runs_leased_by(journal: &dyn Journal, ids: &[String], pid: u32) -> HashSet<St
     held
 }
 
+/// The lines of the services' logs that name `run`, each with its
+/// service's pid.
+fn mentions<'a>(services: impl Iterator<Item = &'a Served>, run: &str) -> String {
+    services
+        .flat_map(|s| {
+            let pid = s.pid_or_zero();
+            s.log()
+                .lines()
+                .filter(|l| l.contains(run))
+                .map(|l| format!("[{pid}] {l}"))
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Whether the process `pid` holds any lease.
 fn holds_leases(journal: &dyn Journal, pid: u32) -> bool {
     journal
@@ -308,7 +324,12 @@ fn three_services_survive_sigkill_and_sigstop_under_load() {
             if disrupted.contains(id) {
                 assert!((1..=3).contains(&n), "tool call {key} ran {n} times");
             } else {
-                assert_eq!(n, 1, "tool call {key} of an undisturbed run ran {n} times");
+                assert_eq!(
+                    n,
+                    1,
+                    "tool call {key} of an undisturbed run ran {n} times; the services said:\n{}",
+                    mentions(services.iter().chain([&killed]), id)
+                );
             }
             again += n - 1;
             recorded.insert(key);

@@ -73,6 +73,11 @@ impl Served {
         self.child.as_ref().expect("running").id()
     }
 
+    /// The process id, or 0 once it was killed.
+    pub fn pid_or_zero(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
