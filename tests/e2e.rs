@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `relive` binary, real guest components built
-//! from the examples' source, a real SQLite file, real processes killed with
-//! SIGKILL, and a real HTTP server on 127.0.0.1 standing in for an LLM.
+//! from the examples' source, a real SQLite file (or a throw-away PostgreSQL
+//! cluster: tests/postgres.rs), real processes killed with SIGKILL, and a
+//! real HTTP server on 127.0.0.1 standing in for an LLM.
 
 mod support;
 
@@ -13,6 +14,8 @@ mod kill;
 mod llm_calls;
 mod old_journals;
 mod openai;
+mod postgres;
+mod postgres_load;
 mod python;
 mod record_replay;
 mod replay_tests;

@@ -135,7 +135,12 @@ fn tally_counts(scratch: &Scratch) -> HashMap<String, usize> {
 }
 
 fn kill_and_resume(at: KillAt) {
-    let scratch = Scratch::example("stepper");
+    kill_and_resume_in(Scratch::example("stepper"), at);
+}
+
+/// Runs the stepper in `scratch` (a copy of examples/stepper), kills it at
+/// `at`, resumes it and checks what the kill test checks.
+pub(crate) fn kill_and_resume_in(scratch: Scratch, at: KillAt) {
     let id = kill_run(&scratch, &at);
     let before = scratch.entries(&id);
     let counts_before = tally_counts(&scratch);

@@ -73,6 +73,11 @@ impl Served {
         self.child.as_ref().expect("running").id()
     }
 
+    /// The process id, or 0 once it was killed.
+    pub fn pid_or_zero(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -116,7 +121,7 @@ impl Drop for Served {
     }
 }
 
-fn signal(pid: u32, name: &str) {
+pub fn signal(pid: u32, name: &str) {
     let status = std::process::Command::new("kill")
         .arg(format!("-{name}"))
         .arg(pid.to_string())
@@ -193,7 +198,7 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-fn get(s: &Served, path: &str) -> Value {
+pub fn get(s: &Served, path: &str) -> Value {
     let (code, body) = http("GET", &s.url(path), None, s.token.as_deref());
     assert_eq!(code, 200, "GET {path}: {body}");
     body
@@ -236,8 +241,8 @@ pub fn is_final(run: &Value) -> bool {
 // result and every earlier answer.
 
 #[derive(Default)]
-struct Llm {
-    requests: AtomicUsize,
+pub struct Llm {
+    pub requests: AtomicUsize,
 }
 
 async fn completions(
@@ -287,7 +292,7 @@ async fn completions(
 }
 
 /// The researcher example, its model replaced by the test server.
-fn researcher_scratch(llm: Arc<Llm>) -> Scratch {
+pub fn researcher_scratch(llm: Arc<Llm>) -> Scratch {
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(llm);
@@ -565,7 +570,15 @@ fn approval_through_the_api_and_events_in_order() {
 
 /// Reads a server-sent event stream until `end` (bounded); returns
 /// (event, data) pairs.
-fn sse_events(url: &str, within: Duration) -> Vec<(String, Value)> {
+pub fn sse_events(url: &str, within: Duration) -> Vec<(String, Value)> {
+    sse_events_timed(url, within)
+        .into_iter()
+        .map(|(name, data, _)| (name, data))
+        .collect()
+}
+
+/// Same as [`sse_events`], with when each event arrived (Unix ms).
+pub fn sse_events_timed(url: &str, within: Duration) -> Vec<(String, Value, i64)> {
     block(async {
         let mut resp = reqwest::Client::new().get(url).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
@@ -600,7 +613,8 @@ fn sse_events(url: &str, within: Duration) -> Vec<(String, Value)> {
                     continue; // keep-alive comment
                 }
                 let done = name == "end";
-                events.push((name, serde_json::from_str(&data).unwrap()));
+                let at = relive::journal::now_ms();
+                events.push((name, serde_json::from_str(&data).unwrap(), at));
                 if done {
                     return events;
                 }

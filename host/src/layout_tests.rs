@@ -2,10 +2,12 @@
 //!
 //! - imports run one way: each folder may use only the folders below it
 //!   ([`ALLOWED`]);
-//! - nothing outside `journal/` names SQLite: the faces, the testing
-//!   library, the tests and the benchmarks open a journal with
-//!   `journal::open` (tests that check something of the SQLite backend
-//!   itself are listed in [`SQLITE_SPECIFIC`], each with its reason);
+//! - nothing outside `journal/` names SQLite or PostgreSQL's client: the
+//!   faces, the testing library, the tests and the benchmarks open a
+//!   journal with `journal::open` (tests that check something of the SQLite
+//!   backend itself are listed in [`SQLITE_SPECIFIC`], each with its
+//!   reason; tests may start a throw-away PostgreSQL with
+//!   `journal::postgres::throwaway`, which names no client);
 //! - no file over 600 lines and no function over 80 lines without a reason
 //!   written at the top of the file (`Why this file is long:` /
 //!   `Why … is long:`). Test scenarios are exempt from the function rule:
@@ -196,11 +198,36 @@ fn nothing_outside_the_journal_names_sqlite() {
             }
         }
     }
+    wrong.extend(outside_the_journal_naming(&["tokio_postgres", "PgJournal"]));
     assert!(
         wrong.is_empty(),
         "open journals with relive::journal::open (or list the file in SQLITE_SPECIFIC with its reason):\n{}",
         wrong.join("\n")
     );
+}
+
+/// Files outside `journal/` (crate, tests, benchmarks) that name one of
+/// `needles`.
+fn outside_the_journal_naming(needles: &[&str]) -> Vec<String> {
+    let root = root();
+    let mut files = Vec::new();
+    for dir in ["host/src", "tests", "host/benches"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let mut wrong = Vec::new();
+    for path in files {
+        let rel = path.strip_prefix(&root).unwrap().display().to_string();
+        if rel.starts_with("host/src/journal/") || rel == "host/src/layout_tests.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for needle in needles {
+            if text.contains(needle) {
+                wrong.push(format!("{rel} names `{needle}`"));
+            }
+        }
+    }
+    wrong
 }
 
 /// The functions of `text` longer than `max` lines: (name, lines).

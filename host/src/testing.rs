@@ -29,30 +29,61 @@ use std::path::{Path, PathBuf};
 
 /// Replays `file` against the component `bytes` (read from `path`).
 pub fn replay(path: &str, bytes: &[u8], file: &JournalFile) -> anyhow::Result<RunReport> {
-    // Replay never writes: a throwaway journal satisfies the runtime.
-    let scratch = std::env::temp_dir().join(format!(
-        "relive-replay-{}-{}.db",
-        std::process::id(),
-        crate::journal::new_run_id()
-    ));
-    let journal = crate::journal::open(
-        &scratch,
-        OpenOptions {
-            create: true,
-            ..OpenOptions::default()
-        },
-    )?;
-    let runtime = Runtime::new(journal)?;
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(runtime.replay(path, bytes, file));
-    drop(runtime);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
+    Replayer::new()?.replay(path, bytes, file)
+}
+
+/// Replays many journals with one runtime: a component is compiled once,
+/// however many journals of it are replayed.
+pub struct Replayer {
+    runtime: Option<Runtime>,
+    tokio: tokio::runtime::Runtime,
+    scratch: PathBuf,
+}
+
+impl Replayer {
+    pub fn new() -> anyhow::Result<Replayer> {
+        // Replay never writes: a throwaway journal satisfies the runtime.
+        let scratch = std::env::temp_dir().join(format!(
+            "relive-replay-{}-{}.db",
+            std::process::id(),
+            crate::journal::new_run_id()
+        ));
+        let journal = crate::journal::open(
+            &scratch,
+            OpenOptions {
+                create: true,
+                ..OpenOptions::default()
+            },
+        )?;
+        Ok(Replayer {
+            runtime: Some(Runtime::new(journal)?),
+            tokio: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?,
+            scratch,
+        })
     }
-    result
+
+    /// Replays `file` against the component `bytes` (read from `path`).
+    pub fn replay(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        file: &JournalFile,
+    ) -> anyhow::Result<RunReport> {
+        let runtime = self.runtime.as_ref().expect("until dropped");
+        self.tokio.block_on(runtime.replay(path, bytes, file))
+    }
+}
+
+impl Drop for Replayer {
+    fn drop(&mut self) {
+        drop(self.runtime.take());
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.scratch.display()));
+        }
+    }
 }
 
 /// Whether `report` is a pass for the recorded `file`: the same output, or

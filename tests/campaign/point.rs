@@ -164,7 +164,7 @@ tools = ["lookup", "send"]
     /// has reached the LLM server.
     fn snapshot(&self, killed_at: Instant) -> Result<Snapshot, String> {
         let (run, entries) = if self.scratch.db().exists() {
-            let journal = relive::journal::open(&self.scratch.db(), OpenOptions::default())
+            let journal = relive::journal::open(self.scratch.db(), OpenOptions::default())
                 .map_err(|e| format!("the journal does not open after a kill: {e}"))?;
             let runs = relive::journal::all_runs(&*journal, None)
                 .map_err(|e| format!("the journal's runs cannot be read after a kill: {e}"))?;

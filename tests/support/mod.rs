@@ -101,6 +101,8 @@ pub fn stepper_with(feature: &str) -> PathBuf {
 /// tools, scripts) and its own journal.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
+    /// The journal's PostgreSQL URL, when the journal is not `db()`.
+    pub db_url: Option<String>,
 }
 
 impl Scratch {
@@ -110,6 +112,7 @@ impl Scratch {
                 .prefix("relive-e2e-")
                 .tempdir()
                 .expect("temp dir"),
+            db_url: None,
         }
     }
 
@@ -124,6 +127,21 @@ impl Scratch {
         let scratch = Scratch::new();
         copy_dir(&root().join(dir), scratch.path(), &["src", "Cargo.toml"]);
         scratch
+    }
+
+    /// The same folder with its journal in a PostgreSQL schema of its own
+    /// (see [`postgres_url`]).
+    pub fn on_postgres(mut self, test: &str) -> Scratch {
+        self.db_url = Some(postgres_url(test));
+        self
+    }
+
+    /// Where the journal is: the PostgreSQL URL, or `db()`.
+    pub fn location(&self) -> relive::journal::Location {
+        match &self.db_url {
+            Some(url) => relive::journal::Location::Postgres(url.clone()),
+            None => relive::journal::Location::Sqlite(self.db()),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -142,7 +160,11 @@ impl Scratch {
     /// from it.
     pub fn relive(&self) -> Command {
         let mut cmd = relive_bin();
-        cmd.current_dir(self.path()).env("RELIVE_DB", self.db());
+        cmd.current_dir(self.path());
+        match &self.db_url {
+            Some(url) => cmd.env("RELIVE_DB", url),
+            None => cmd.env("RELIVE_DB", self.db()),
+        };
         if self.file("relive.toml").exists() {
             cmd.env("RELIVE_CONFIG", self.file("relive.toml"));
         }
@@ -156,7 +178,7 @@ impl Scratch {
 
     /// Opens this folder's journal for reading.
     pub fn journal(&self) -> std::sync::Arc<dyn Journal> {
-        relive::journal::open(&self.db(), OpenOptions::default()).expect("journal opens")
+        relive::journal::open(self.location(), OpenOptions::default()).expect("journal opens")
     }
 
     pub fn entries(&self, run: &str) -> Vec<Entry> {
@@ -166,6 +188,22 @@ impl Scratch {
     pub fn run_record(&self, run: &str) -> RunRecord {
         self.journal().find_run(run).expect("run exists")
     }
+}
+
+/// A URL of a PostgreSQL schema of its own for `test`, in the throw-away
+/// cluster of this test process (or the server `RELIVE_TEST_PG_URL` names).
+pub fn postgres_url(test: &str) -> String {
+    use relive::journal::postgres::throwaway;
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let server = throwaway::shared().unwrap_or_else(|e| panic!("{e}"));
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name: String = format!("e{}_{n}_{test}", std::process::id())
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(60)
+        .collect();
+    throwaway::schema_url(&server, &name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The real binary, with a shared compilation cache inside target/.

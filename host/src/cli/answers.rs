@@ -95,9 +95,23 @@ pub(super) fn resolve(cli: &Cli, args: &ResolveArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// How long `relive cancel` waits for the process executing a run to
+/// cancel it.
+const OWNER_CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(super) fn cancel(cli: &Cli, args: &CancelArgs) -> anyhow::Result<u8> {
-    let cancelled =
-        control::cancel_tree(&*journal_of(cli)?, &args.run, args.reason.as_deref(), None)?;
+    let journal = journal_of(cli)?;
+    let reason = args.reason.as_deref();
+    // A run another `relive serve` executes (on any host sharing a
+    // PostgreSQL journal) is cancelled by that process.
+    if control::ask_owner_to_cancel(&*journal, &args.run, reason, OWNER_CANCEL_WAIT)? {
+        eprintln!(
+            "relive: run {} cancelled by the relive process that executes it",
+            args.run
+        );
+        return Ok(0);
+    }
+    let cancelled = control::cancel_tree(&*journal, &args.run, reason, None)?;
     match cancelled.as_slice() {
         [run] => eprintln!("relive: run {run} cancelled"),
         [run, children @ ..] => eprintln!(

@@ -8,7 +8,7 @@ use super::{
     ResumeArgs, RunArgs, ServeArgs, UpgradeArgs,
 };
 use crate::config::{Config, DEFAULT_DB_FILE};
-use crate::journal::{Journal, OpenOptions, RunStatus, SyncPolicy};
+use crate::journal::{Journal, Location, OpenOptions, RunStatus, SyncPolicy};
 use crate::runtime::{Outcome, RunReport, Runtime, StartRequest};
 use anyhow::{Context, anyhow, bail};
 use std::io::Write;
@@ -315,11 +315,14 @@ fn locate_agent(
     )
 }
 
-fn db_path(flag: Option<&Path>, config: &Config) -> PathBuf {
-    match (flag, &config.journal.path) {
-        (Some(p), _) => p.to_path_buf(),
-        (None, Some(p)) => config.resolve(p),
-        (None, None) => PathBuf::from(DEFAULT_DB_FILE),
+/// Where the journal is: `--db` (a path or a `postgres://` URL), else
+/// relive.toml's `[journal] url` or `path`, else ./relive.db.
+pub(super) fn db_location(flag: Option<&Path>, config: &Config) -> Location {
+    match (flag, &config.journal.url, &config.journal.path) {
+        (Some(p), _, _) => Location::from(p),
+        (None, Some(url), _) => Location::Postgres(url.clone()),
+        (None, None, Some(p)) => Location::Sqlite(config.resolve(p)),
+        (None, None, None) => Location::Sqlite(PathBuf::from(DEFAULT_DB_FILE)),
     }
 }
 
@@ -332,7 +335,7 @@ pub(super) fn open_journal(
         create,
         sync: sync_policy(config),
     };
-    Ok(crate::journal::open(&db_path(flag, config), options)?)
+    Ok(crate::journal::open(db_location(flag, config), options)?)
 }
 
 /// The journal's sync policy as relive.toml's `[journal] fsync` sets it.

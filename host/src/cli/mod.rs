@@ -60,8 +60,11 @@ Examples:
 #[derive(Parser, Debug)]
 #[command(name = "relive", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// The journal database [default: `journal.path` in relive.toml, else ./relive.db]
-    #[arg(long, global = true, env = "RELIVE_DB", value_name = "PATH")]
+    /// The journal: an SQLite file, or a PostgreSQL database shared by
+    /// several hosts (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE)
+    /// [default: `journal.url` or `journal.path` in relive.toml, else
+    /// ./relive.db]
+    #[arg(long, global = true, env = "RELIVE_DB", value_name = "PATH|URL")]
     db: Option<PathBuf>,
     /// The configuration file [default: ./relive.toml if present]
     #[arg(long, global = true, env = "RELIVE_CONFIG", value_name = "PATH")]

@@ -8,6 +8,8 @@
 //! ```toml
 //! [journal]
 //! path = "relive.db"          # default: relive.db in the current directory
+//! # url = "postgres://relive@db.example/relive"   # or a PostgreSQL database
+//! #                           # shared by several hosts (instead of `path`)
 //! fsync = "critical"          # or "every-entry"
 //!
 //! [models.scripted]
@@ -92,7 +94,12 @@ pub enum FsyncPolicy {
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct JournalConfig {
+    /// An SQLite file.
     pub path: Option<PathBuf>,
+    /// A PostgreSQL database, `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`,
+    /// shared by relive processes on several hosts. A password is better
+    /// kept out of the file: give the URL in `RELIVE_DB` instead.
+    pub url: Option<String>,
     #[serde(default)]
     pub fsync: FsyncPolicy,
 }
@@ -204,6 +211,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_journal()?;
         for (name, tool) in &self.tools {
             tool.check(name)
                 .map_err(|(key, message)| self.key_error(format!("tools.{name}.{key}"), message))?;
@@ -268,6 +276,24 @@ impl Config {
                         ),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_journal(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.journal.url {
+            if self.journal.path.is_some() {
+                return Err(self.key_error(
+                    "journal.url".into(),
+                    "give either `path` (an SQLite file) or `url` (a PostgreSQL database), not both",
+                ));
+            }
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                return Err(self.key_error(
+                    "journal.url".into(),
+                    "must be a PostgreSQL URL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (for an SQLite file use `path`)",
+                ));
             }
         }
         Ok(())

@@ -239,6 +239,26 @@ fn valid_file_parses() {
     assert!(c.agent("other").tools.is_empty());
 }
 
+#[test]
+fn a_journal_is_a_file_or_a_postgres_url_never_both() {
+    let ok = parse("[journal]\nurl = \"postgres://relive@db/relive\"\n").unwrap();
+    assert_eq!(
+        ok.journal.url.as_deref(),
+        Some("postgres://relive@db/relive")
+    );
+    let both = parse("[journal]\npath = \"j.db\"\nurl = \"postgres://db/x\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        both.contains("journal.url") && both.contains("not both"),
+        "{both}"
+    );
+    let wrong = parse("[journal]\nurl = \"mysql://db/x\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(wrong.contains("postgres://"), "{wrong}");
+}
+
 /// The error of a file whose one tool table `[tools.NAME]` holds `keys`.
 fn tool_error(name: &str, keys: &str) -> String {
     parse(&format!("[tools.{name}]\n{keys}\n"))

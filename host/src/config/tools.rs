@@ -27,7 +27,8 @@ use std::path::PathBuf;
 ///
 /// [tools.files]                   # read, write, list, delete in a per-run workspace
 /// builtin = "files"
-/// root = "workspaces"             # the default; run RUN works in root/RUN/ (relative to this file)
+/// root = "workspaces"             # the default; run RUN works in root/RUN/ (relative to this file);
+///                                 # with services on several hosts, a directory they all share
 /// max_bytes = 1048576             # the default: largest file read or written
 /// max_workspace_bytes = 268435456 # the default: total size of one run's workspace
 /// timeout_secs = 30               # the default

@@ -19,6 +19,19 @@ pub enum AnswerError {
     /// not uncertain, finished, executed elsewhere).
     #[error("{0}")]
     Refused(String),
+    /// A run was cancelled, and some runs under it were not (executed by
+    /// other live processes).
+    #[error(
+        "run {} was cancelled, but not all of its child runs: {}",
+        cancelled[0],
+        refused.iter().map(|(id, why)| format!("{id}: {why}")).collect::<Vec<_>>().join("; ")
+    )]
+    PartlyCancelled {
+        /// The runs cancelled, the given one first.
+        cancelled: Vec<String>,
+        /// The runs left, and why.
+        refused: Vec<(String, String)>,
+    },
 }
 
 impl From<JournalError> for AnswerError {
@@ -157,16 +170,12 @@ pub fn cancel_tree(
             let why = format!("its parent run {parent} was cancelled");
             match cancel(journal, &child.id, Some(&why), owner) {
                 Ok(_) => cancelled.push(child.id),
-                Err(e) => refused.push(format!("{}: {e}", child.id)),
+                Err(e) => refused.push((child.id, e.to_string())),
             }
         }
     }
     if !refused.is_empty() {
-        return Err(AnswerError::Refused(format!(
-            "run {} was cancelled, but not all of its child runs: {}",
-            cancelled[0],
-            refused.join("; ")
-        )));
+        return Err(AnswerError::PartlyCancelled { cancelled, refused });
     }
     Ok(cancelled)
 }
@@ -196,6 +205,41 @@ pub fn cancel(
         .cancel(&record.id, error, owner.as_deref())
         .wait_blocking()?;
     Ok(record)
+}
+
+/// Asks the process that executes `run` — another live relive process,
+/// on any host the journal reaches — to cancel it, and waits up to `wait`
+/// for the run to end. Returns whether it ended: `false` when no other
+/// live process holds its lease, when the journal cannot reach other
+/// processes (SQLite), or when the owner did not answer in time (paused,
+/// cut off: its lease expires, and the run can then be cancelled here).
+pub fn ask_owner_to_cancel(
+    journal: &dyn Journal,
+    run: &str,
+    reason: Option<&str>,
+    wait: std::time::Duration,
+) -> Result<bool, AnswerError> {
+    let record = journal.find_run(run)?;
+    if record.status.is_final() {
+        return Ok(false);
+    }
+    let Some(lease) = journal.lease(&record.id)? else {
+        return Ok(false);
+    };
+    if lease.owner == super::leases::me() || super::leases::is_dead(journal, &lease.owner) {
+        return Ok(false);
+    }
+    if !journal.request_cancel(&record.id, reason)? {
+        return Ok(false);
+    }
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        if journal.find_run(&record.id)?.status.is_final() {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(false)
 }
 
 /// Records the answer to what a suspended run waits for (an approval or a

@@ -50,6 +50,9 @@ pub struct HostState {
     /// Starts child runs and tells how they ended (`None`: this execution
     /// cannot, as in a replay).
     pub children: agents::ChildrenHandle,
+    /// The tools with a successful call in this run so far, replayed calls
+    /// included (see [`crate::tools::ToolContext::used_before`]).
+    tools_used: std::collections::HashSet<String>,
 }
 
 impl HostState {
@@ -65,6 +68,7 @@ impl HostState {
             spent_tokens: 0,
             spent_cost: 0.0,
             children: None,
+            tools_used: Default::default(),
         }
     }
 }

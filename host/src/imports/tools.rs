@@ -22,7 +22,7 @@ impl wit_tools::Host for HostState {
             .external(EntryKind::Tool, &name, request, effect, live)
             .await;
         let text = result.map_err(|stop| self.recorder.fail(stop))?;
-        self.answer_tool(&text)
+        self.answer_tool(&name, &text)
     }
 
     async fn call_batch(
@@ -34,6 +34,7 @@ impl wit_tools::Host for HostState {
         // group: the calls before it run (concurrently) before the approval
         // is asked, so a run suspended on an approval never leaves a call
         // started that did not run.
+        let names: Vec<String> = calls.iter().map(|(name, _)| name.clone()).collect();
         let mut texts = Vec::with_capacity(calls.len());
         let mut group = Vec::new();
         for (name, arguments) in calls {
@@ -43,7 +44,11 @@ impl wit_tools::Host for HostState {
             group.push(self.prepare_tool(name, arguments).await?);
         }
         texts.extend(self.run_tools(group).await?);
-        texts.iter().map(|text| self.answer_tool(text)).collect()
+        names
+            .iter()
+            .zip(&texts)
+            .map(|(name, text)| self.answer_tool(name, text))
+            .collect()
     }
     async fn list(&mut self) -> wasmtime::Result<Vec<wit_types::ToolSpec>> {
         let replayed = self
@@ -79,6 +84,8 @@ struct ToolCall {
     invalid: Option<serde_json::Error>,
     effect: Effect,
     max_result_bytes: usize,
+    /// Whether an earlier call of this tool in the run succeeded.
+    used_before: bool,
 }
 
 impl HostState {
@@ -125,6 +132,7 @@ impl HostState {
             encode(&arguments)
         };
         Ok(ToolCall {
+            used_before: self.tools_used.contains(&name),
             name,
             request,
             arguments,
@@ -162,13 +170,17 @@ impl HostState {
             .map_err(|stop| self.recorder.fail(stop))
     }
 
-    /// The guest's answer from a recorded tool response.
+    /// The guest's answer from a recorded response of the tool `name`.
     fn answer_tool(
         &mut self,
+        name: &str,
         text: &str,
     ) -> wasmtime::Result<Result<String, wit_tools::ToolError>> {
         self.check_size("tools.call result", text.len())?;
         let outcome: Result<String, ToolError> = decode(&mut self.recorder, text)?;
+        if outcome.is_ok() && !self.tools_used.contains(name) {
+            self.tools_used.insert(name.to_string());
+        }
         Ok(outcome.map_err(Into::into))
     }
 }
@@ -193,6 +205,7 @@ fn tool_live(
                         run_id,
                         seq,
                         max_result_bytes: call.max_result_bytes,
+                        used_before: call.used_before,
                     };
                     tool.call(&ctx, &call.arguments).await
                 }

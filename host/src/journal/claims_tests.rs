@@ -1,28 +1,9 @@
 //! Tests of the journal's transactions that issue 12 made whole: answers
-//! and status in one write, fencing, the writer's health, imports, prune.
+//! and status in one write, fencing, the writer's health, imports, prune —
+//! on both backends (see `backends.rs`).
 
-use super::sqlite::SqliteJournal;
+use super::backends::both;
 use super::*;
-
-fn new_run(journal: &SqliteJournal, id: &str) {
-    journal
-        .put_component("sha256:c", b"bytes")
-        .wait_blocking()
-        .unwrap();
-    journal
-        .create_run(NewRun {
-            id: id.into(),
-            agent: "a".into(),
-            component_digest: "sha256:c".into(),
-            input: "in".into(),
-            config_path: None,
-            policy: None,
-            parent: None,
-            lease: None,
-        })
-        .wait_blocking()
-        .unwrap();
-}
 
 fn completed(seq: u64, response: &str) -> Entry {
     let mut e = Entry::new(seq, EntryKind::Clock, "wall", "null".into());
@@ -31,15 +12,13 @@ fn completed(seq: u64, response: &str) -> Entry {
     e
 }
 
+both!(
 /// Issue 12.2: an answer that lands between the run's wait entry and its
 /// `suspended` status is not lost: the run is ready to go on. (On the main
 /// of 2026-12-03 the status write cleared `ready_at`: the run stayed
 /// suspended with an answered wait.)
-#[test]
-fn an_answer_before_the_suspended_status_keeps_the_run_ready() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
-    new_run(&j, "r1");
+fn an_answer_before_the_suspended_status_keeps_the_run_ready(j) {
+    j.new_run("r1");
     let wait = Entry::new(0, EntryKind::Signal, "go", r#"{"name":"go"}"#.into());
     j.append(&fence("r1"), wait, Durability::Sync)
         .wait_blocking()
@@ -66,16 +45,14 @@ fn an_answer_before_the_suspended_status_keeps_the_run_ready() {
         .unwrap_err()
         .to_string();
     assert!(again.contains("already answered"), "{again}");
-}
+});
 
+both!(
 /// Issue 12.3: every claim yields a new generation; a write carrying an
 /// older one is refused, so a process that lost its lease cannot write
 /// into a run another process owns now.
-#[test]
-fn writes_of_a_stale_claim_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
-    new_run(&j, "r");
+fn writes_of_a_stale_claim_are_refused(j) {
+    j.new_run("r");
     let short = std::time::Duration::from_millis(1);
     let first = j.claim("r", "i-a", short, None).unwrap().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -136,13 +113,11 @@ fn writes_of_a_stale_claim_are_refused() {
         j.claim("r", "i-b", short, None).unwrap().is_none(),
         "a cancelled run cannot be claimed (resumed)"
     );
-}
+});
 
+both!(
 /// Issue 12.10: `health` fails once the writer thread is gone.
-#[test]
-fn health_fails_when_the_writer_died() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
+fn health_fails_when_the_writer_died(j) {
     j.health().unwrap();
     j.kill_writer();
     let err = j.health().unwrap_err();
@@ -151,14 +126,12 @@ fn health_fails_when_the_writer_died() {
         j.put_component("sha256:x", b"x").wait_blocking().is_err(),
         "writes fail at once"
     );
-}
+});
 
+both!(
 /// Issue 12.12: an imported unfinished run is ready, so `relive serve`
 /// picks it up.
-#[test]
-fn an_imported_unfinished_run_is_ready() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
+fn an_imported_unfinished_run_is_ready(j) {
     j.put_component("sha256:c", b"bytes")
         .wait_blocking()
         .unwrap();
@@ -188,14 +161,12 @@ fn an_imported_unfinished_run_is_ready() {
         .map(|r| r.id)
         .collect();
     assert_eq!(ready, vec!["a".to_string()]);
-}
+});
 
+both!(
 /// Issue 12.9: prune deletes old finished runs and what only they used,
 /// never an unfinished run without `force`, and keeps shared blobs.
-#[test]
-fn prune_deletes_old_runs_and_unreferenced_blobs_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("j.db"), SyncPolicy::Critical).unwrap();
+fn prune_deletes_old_runs_and_unreferenced_blobs_only(j) {
     let conversation = |extra: &str| {
         let messages: Vec<serde_json::Value> = (0..4)
             .map(|i| serde_json::json!({"role": "user", "content": format!("{i}{extra}: {}", "x".repeat(900))}))
@@ -203,7 +174,7 @@ fn prune_deletes_old_runs_and_unreferenced_blobs_only() {
         serde_json::json!({ "messages": messages }).to_string()
     };
     for id in ["old-done", "old-running", "new-done"] {
-        new_run(&j, id);
+        j.new_run(id);
         let mut e = Entry::new(0, EntryKind::Llm, "m", conversation("shared"));
         e.response = Some(conversation(id));
         e.state = EntryState::Completed;
@@ -275,4 +246,4 @@ fn prune_deletes_old_runs_and_unreferenced_blobs_only() {
         .unwrap();
     assert_eq!(forced.runs, 1);
     assert!(j.find_run("old-running").is_err());
-}
+});

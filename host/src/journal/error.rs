@@ -34,6 +34,10 @@ pub enum JournalError {
     },
     #[error("journal database error: {0}")]
     Sqlite(rusqlite::Error),
+    /// An error of the PostgreSQL journal's database, as one line (the
+    /// server's message and SQLSTATE).
+    #[error("journal database error: {0}")]
+    Postgres(String),
     /// An operator's action that the run's state does not allow (answered
     /// already, not waiting, final, executed elsewhere); the message says why.
     #[error("{0}")]

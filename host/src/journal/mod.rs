@@ -5,8 +5,10 @@
 //! storage seam — the [`Journal`] trait, in relive's own terms (no SQL, no
 //! WAL) — the export format (`export.rs`), and the SQLite backend
 //! (`sqlite/`). A second backend implements the same trait without
-//! touching the engine above it. Everything outside opens a journal with
-//! [`open`], given a path (or, later, a URL).
+//! touching the engine above it: the PostgreSQL backend (`postgres/`) is
+//! one, for several processes on several hosts sharing one database.
+//! Everything outside opens a journal with [`open`], given a [`Location`]:
+//! a path (SQLite) or a `postgres://` URL.
 //!
 //! Writes are ordered and return a [`Commit`]: await it when the caller must
 //! not go on before the write is committed (an external result before the
@@ -19,12 +21,19 @@ mod error;
 pub mod export;
 mod ids;
 mod model;
+mod ops;
+pub mod postgres;
 mod requests;
+mod rows;
 pub mod sqlite;
 mod waits;
 
 #[cfg(test)]
+mod backends;
+#[cfg(test)]
 mod claims_tests;
+#[cfg(test)]
+mod journal_tests;
 #[cfg(test)]
 mod robustness_tests;
 #[cfg(test)]
@@ -37,7 +46,7 @@ pub use model::{
     Attempt, Completion, Entry, EntryKind, EntryState, Resolution, RunRecord, RunStatus, Usage,
 };
 pub use requests::{
-    Fence, Instance, Lease, ModelUsage, NewRun, PruneReport, PruneRequest, ReadyRun,
+    Fence, Instance, JournalEvent, Lease, ModelUsage, NewRun, PruneReport, PruneRequest, ReadyRun,
     ResolveRequest, RunQuery, RunSummary, StatusChange,
 };
 pub use waits::{
@@ -45,7 +54,7 @@ pub use waits::{
     SignalAnswer, SignalRequest, SpawnAnswer, TimerAnswer, TimerRequest, Waiting,
 };
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How to open a journal.
@@ -57,24 +66,86 @@ pub struct OpenOptions {
     pub sync: SyncPolicy,
 }
 
-/// Opens the journal at `location` — a file path (SQLite) — with `options`.
-/// The one way in for everything outside this folder: the CLI, the service,
-/// the testing library, the tests and the benchmarks.
-pub fn open(location: &Path, options: OpenOptions) -> Result<Arc<dyn Journal>, JournalError> {
-    let journal = if options.create {
-        sqlite::SqliteJournal::open(location, options.sync)?
-    } else {
-        sqlite::SqliteJournal::open_existing_with(location, options.sync)?
-    };
-    Ok(Arc::new(journal))
+/// Where a journal lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database: a `postgres://` (or `postgresql://`) URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// A URL that starts with `postgres://` or `postgresql://` names a
+    /// PostgreSQL database; anything else is a file path.
+    pub fn parse(text: &str) -> Location {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Location::Postgres(text.to_string())
+        } else {
+            Location::Sqlite(PathBuf::from(text))
+        }
+    }
+
+    /// How to show it: a path, or the URL without its password.
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(url) => postgres::redact(url),
+        }
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(path: &Path) -> Location {
+        match path.to_str() {
+            Some(text) => Location::parse(text),
+            None => Location::Sqlite(path.to_path_buf()),
+        }
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(path: PathBuf) -> Location {
+        Location::from(path.as_path())
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(path: &PathBuf) -> Location {
+        Location::from(path.as_path())
+    }
+}
+
+/// Opens the journal at `location` — a file path (SQLite) or a
+/// `postgres://` URL — with `options`. The one way in for everything
+/// outside this folder: the CLI, the service, the testing library, the
+/// tests and the benchmarks.
+pub fn open(
+    location: impl Into<Location>,
+    options: OpenOptions,
+) -> Result<Arc<dyn Journal>, JournalError> {
+    Ok(match location.into() {
+        Location::Sqlite(path) if options.create => {
+            Arc::new(sqlite::SqliteJournal::open(&path, options.sync)?)
+        }
+        Location::Sqlite(path) => Arc::new(sqlite::SqliteJournal::open_existing_with(
+            &path,
+            options.sync,
+        )?),
+        Location::Postgres(url) => Arc::new(postgres::PgJournal::open(
+            &url,
+            options.sync,
+            options.create,
+        )?),
+    })
 }
 
 /// What a journal is, for messages and checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JournalInfo {
-    /// `sqlite`.
+    /// `sqlite` or `postgres`.
     pub backend: &'static str,
-    /// Where it lives: a path.
+    /// Where it lives: a path, or a URL without its password.
     pub location: String,
     pub sync: SyncPolicy,
     /// Bytes it takes on disk, if the backend knows.
@@ -150,6 +221,31 @@ pub trait Journal: Send + Sync {
         ttl: std::time::Duration,
         take_from: Option<&str>,
     ) -> Result<Option<Fence>, JournalError>;
+    /// Claims up to `limit` runs that are ready now for `owner` (as
+    /// [`Journal::claim`] does, each with a new generation), leaving out
+    /// the runs in `skip`, earliest due first. Several processes claiming
+    /// at once take different runs.
+    fn claim_ready(
+        &self,
+        owner: &str,
+        ttl: std::time::Duration,
+        limit: usize,
+        skip: &[String],
+    ) -> Result<Vec<Fence>, JournalError> {
+        let mut claimed = Vec::new();
+        for run in self.ready_runs(limit + skip.len())? {
+            if claimed.len() == limit {
+                break;
+            }
+            if skip.contains(&run.id) {
+                continue;
+            }
+            if let Some(fence) = self.claim(&run.id, owner, ttl, None)? {
+                claimed.push(fence);
+            }
+        }
+        Ok(claimed)
+    }
     /// Extends every lease `owner` holds by `ttl` from now; returns how many.
     fn renew_leases(&self, owner: &str, ttl: std::time::Duration) -> Result<usize, JournalError>;
     /// Gives a lease up; the run becomes ready at once (for another process).
@@ -197,6 +293,22 @@ pub trait Journal: Send + Sync {
     fn backlog_bytes(&self) -> usize;
     /// Whether the journal can still write: `Err` once its writer died.
     fn health(&self) -> Result<(), JournalError>;
+
+    /// What other processes do to the journal, as it happens, if this
+    /// backend announces it (PostgreSQL: LISTEN/NOTIFY); `None` if changes
+    /// made elsewhere are only seen by reading again.
+    fn events(&self) -> Option<tokio::sync::broadcast::Receiver<JournalEvent>> {
+        None
+    }
+
+    /// Asks the process that executes `run_id`, wherever it runs, to cancel
+    /// it (it receives [`JournalEvent::CancelRequested`]). Returns whether
+    /// the request was sent: `false` when this backend cannot reach other
+    /// processes.
+    fn request_cancel(&self, run_id: &str, reason: Option<&str>) -> Result<bool, JournalError> {
+        let _ = (run_id, reason);
+        Ok(false)
+    }
 }
 
 /// All runs matching `status`, newest first, read a page at a time.

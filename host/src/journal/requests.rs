@@ -171,3 +171,20 @@ pub struct Instance {
     /// later process that reused its pid.
     pub start_time: String,
 }
+
+/// Something another process did to the journal, as a backend shared by
+/// several processes announces it ([`super::Journal::events`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JournalEvent {
+    /// A commit changed these runs' entries, status or lease; `ready`: a
+    /// run may have become ready, or its ready time moved.
+    Changed { runs: Vec<String>, ready: bool },
+    /// Someone asks the process that executes `run_id` to cancel it.
+    CancelRequested {
+        run_id: String,
+        reason: Option<String>,
+    },
+    /// Announcements may have been missed (the listener reconnected): look
+    /// at the journal again.
+    Resync,
+}

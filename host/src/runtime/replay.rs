@@ -14,7 +14,10 @@ impl Runtime {
         bytes: &[u8],
         file: &JournalFile,
     ) -> anyhow::Result<RunReport> {
-        let pre = self.load(
+        // Compiled once per runtime: a test replaying many journals of one
+        // agent compiles it once.
+        let pre = self.prepared(
+            &crate::journal::component_digest(bytes),
             path,
             bytes,
             crate::config::Limits::defaults(&file.run.agent).max_component_bytes,

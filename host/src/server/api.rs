@@ -126,6 +126,7 @@ impl From<AnswerError> for ApiError {
         match e {
             AnswerError::Journal(e) => e.into(),
             AnswerError::Refused(message) => ApiError::conflict(message),
+            e @ AnswerError::PartlyCancelled { .. } => ApiError::conflict(e.to_string()),
         }
     }
 }

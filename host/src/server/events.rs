@@ -4,7 +4,10 @@
 //! text and status changes to a broadcast channel. A subscriber first gets
 //! what the journal already holds, then the live events; if it falls
 //! behind, or the run is executed by another process, it catches up from
-//! the journal, so it never misses or reorders an entry.
+//! the journal, so it never misses or reorders an entry. With a journal
+//! that announces other processes' commits (PostgreSQL), such a catch-up
+//! follows each commit of the run (`cluster.rs`); otherwise it comes every
+//! [`CATCH_UP_EVERY`].
 
 use super::Service;
 use super::api::{entry_view, run_view};
@@ -61,6 +64,14 @@ impl Hub {
     pub fn publish(&self, run_id: &str, live: Live) {
         if let Some(tx) = self.lock().get(run_id) {
             let _ = tx.send(Arc::new(live));
+        }
+    }
+
+    /// Tells every run's subscribers (announcements were missed).
+    pub fn publish_all(&self, live: Live) {
+        let live = Arc::new(live);
+        for tx in self.lock().values() {
+            let _ = tx.send(live.clone());
         }
     }
 

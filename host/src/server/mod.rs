@@ -11,6 +11,8 @@
 //! finds the same runs ready and carries on.
 
 mod api;
+mod cancel;
+mod cluster;
 mod events;
 mod lifecycle;
 pub mod mcp;
@@ -76,6 +78,9 @@ pub(crate) struct Service {
 /// How often the scheduler looks for ready runs when nothing wakes it:
 /// answers given by another process (`relive approve`) are seen this late.
 const POLL: Duration = Duration::from_millis(500);
+/// The same with a journal that announces other processes' commits
+/// (PostgreSQL's NOTIFY wakes the scheduler): a safety net only.
+const POLL_WITH_EVENTS: Duration = Duration::from_secs(5);
 /// How long a run that the host could not execute (a missing component, a
 /// configuration error) waits before it is tried again.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(30);
@@ -133,6 +138,8 @@ pub async fn serve(
 /// The service's tasks besides its HTTP server.
 struct Background {
     scheduler: tokio::task::JoinHandle<()>,
+    /// Follows other processes' commits (see [`cluster::watch`]).
+    watcher: tokio::task::JoinHandle<()>,
     pruner: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -179,13 +186,15 @@ impl Service {
         }))
     }
 
-    /// Starts the scheduler and, with `--retain-days`, the pruner.
+    /// Starts the scheduler, the watcher of other processes' commits and,
+    /// with `--retain-days`, the pruner.
     fn start_background(self: Arc<Self>) -> Background {
         let pruner = self
             .options
             .retain
             .map(|age| tokio::spawn(prune_every_hour(self.journal.clone(), age)));
         Background {
+            watcher: tokio::spawn(cluster::watch(self.clone())),
             scheduler: tokio::spawn(self.clone().schedule()),
             pruner,
         }
@@ -196,6 +205,7 @@ impl Service {
     async fn stop(&self, background: Background) {
         self.shutdown().await;
         background.scheduler.abort();
+        background.watcher.abort();
         if let Some(pruner) = background.pruner {
             pruner.abort();
         }
@@ -322,6 +332,11 @@ impl Service {
     /// Claims ready runs while slots are free; sleeps until the next run is
     /// due, something wakes it, or [`POLL`] passes.
     async fn schedule(self: Arc<Self>) {
+        let poll = if self.journal.events().is_some() {
+            POLL_WITH_EVENTS
+        } else {
+            POLL
+        };
         let mut last_sweep = std::time::Instant::now();
         loop {
             if self.stopping.load(Ordering::Relaxed) {
@@ -356,7 +371,7 @@ impl Service {
                     Some(POLL)
                 }
             };
-            let sleep = next.unwrap_or(POLL).min(POLL);
+            let sleep = next.unwrap_or(poll).min(poll);
             let _ = tokio::time::timeout(sleep, self.wake.notified()).await;
         }
     }
@@ -378,23 +393,20 @@ impl Service {
         if free == 0 {
             return Ok((Vec::new(), None));
         }
-        let ready = self.journal.ready_runs(free + self.active_count())?;
+        // Runs executing here are left out: their leases are ours.
+        let skip: Vec<String> = self.lock_active().keys().cloned().collect();
+        let fences = self.journal.claim_ready(
+            crate::control::leases::me(),
+            crate::control::leases::ttl(),
+            free,
+            &skip,
+        )?;
         let mut claimed = Vec::new();
-        for run in ready {
-            if self.is_active(&run.id) {
-                continue;
-            }
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                break;
-            };
-            match self.journal.claim(
-                &run.id,
-                crate::control::leases::me(),
-                crate::control::leases::ttl(),
-                None,
-            )? {
-                Some(fence) => claimed.push((fence, permit)),
-                None => continue, // another process was quicker
+        for fence in fences {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(permit) => claimed.push((fence, permit)),
+                // Not expected (claims are made only here): give it back.
+                Err(_) => self.journal.release(&fence)?,
             }
         }
         if !claimed.is_empty() && self.slots.available_permits() > claimed.len() {
@@ -478,56 +490,6 @@ impl Service {
     /// Tells a run's event subscribers that its status may have changed.
     pub fn publish_status(&self, run_id: &str) {
         self.hub.publish(run_id, events::Live::Status);
-    }
-
-    /// Cancels a run: stops it if it executes here, then marks it
-    /// cancelled, checking its status and lease in the same transaction. A
-    /// run executed by another live process is refused.
-    pub async fn cancel(&self, run: &RunRecord, reason: Option<&str>) -> Result<(), String> {
-        // The run and the runs under it (ids `RUN.SEQ...`) that execute here
-        // are stopped first.
-        let below = format!("{}.", run.id);
-        let tasks: Vec<tokio::task::AbortHandle> = {
-            let mut active = self.lock_active();
-            let ids: Vec<String> = active
-                .keys()
-                .filter(|id| **id == run.id || id.starts_with(&below))
-                .cloned()
-                .collect();
-            ids.iter()
-                .filter_map(|id| active.remove(id).map(|(task, _)| task))
-                .collect()
-        };
-        for task in &tasks {
-            task.abort();
-        }
-        // Wait until their tasks are gone, so that nothing they queued can
-        // land after the cancellation (and the cancel bumps the lease
-        // generation: anything later is refused).
-        for _ in 0..500 {
-            if tasks.iter().all(|t| t.is_finished()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let owner = Some(crate::control::leases::me().to_string());
-        let journal = self.journal.clone();
-        let (id, reason) = (run.id.clone(), reason.map(str::to_string));
-        let cancelled = tokio::task::spawn_blocking(move || {
-            crate::control::answers::cancel_tree(
-                &*journal,
-                &id,
-                reason.as_deref(),
-                owner.as_deref(),
-            )
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-        for id in cancelled {
-            self.publish_status(&id);
-        }
-        Ok(())
     }
 
     /// Stops claiming runs, lets running ones reach their next host call,

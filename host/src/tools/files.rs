@@ -40,6 +40,14 @@
 //! most [`MAX_LIST_ENTRIES`] entries; a call must finish within
 //! `timeout_secs`. Workspaces are kept after the run ends (a resumed run
 //! finds its files again); deleting old ones is up to the operator.
+//!
+//! **Several hosts.** A workspace is a directory, not part of the journal:
+//! services on several hosts share workspaces only when `root` is a
+//! directory they all mount (a network file system). A run whose earlier
+//! call succeeded ([`ToolContext::used_before`]) and whose workspace is
+//! missing — it moved to a host that does not share the root, or the
+//! directory was removed — gets an error naming the directory and that
+//! fix: it never goes on silently with an empty workspace.
 
 use super::{Tool, ToolContext, ToolError};
 use crate::config::ToolConfig;
@@ -156,8 +164,8 @@ impl FilesTool {
             ))
         })?;
         let inner = self.inner.clone();
-        let (run_id, seq) = (ctx.run_id.clone(), ctx.seq);
-        let work = tokio::task::spawn_blocking(move || inner.call(&run_id, seq, args));
+        let (run_id, seq, used) = (ctx.run_id.clone(), ctx.seq, ctx.used_before);
+        let work = tokio::task::spawn_blocking(move || inner.call(&run_id, seq, used, args));
         match tokio::time::timeout(self.timeout, work).await {
             Ok(Ok(result)) => result.map(|v| v.to_string()),
             Ok(Err(e)) => Err(ToolError::Failed(format!("tool `{name}` failed: {e}"))),
@@ -170,12 +178,14 @@ impl FilesTool {
 }
 
 impl Inner {
-    fn call(&self, run_id: &str, seq: u64, args: Args) -> Result<Value, ToolError> {
+    /// Runs one call; `used` says the run's workspace was made by an
+    /// earlier call (see [`ToolContext::used_before`]).
+    fn call(&self, run_id: &str, seq: u64, used: bool, args: Args) -> Result<Value, ToolError> {
         let name = &self.name;
         let shown = args.path.clone();
         let op = args.op.clone();
         let result = match op.as_str() {
-            "read" | "write" | "list" | "delete" => self.dispatch(run_id, seq, args),
+            "read" | "write" | "list" | "delete" => self.dispatch(run_id, seq, used, args),
             other => {
                 return Err(ToolError::InvalidArguments(format!(
                     "tool `{name}` has no op `{other}`; use \"read\", \"write\", \"list\" or \"delete\""
@@ -192,7 +202,7 @@ impl Inner {
         })
     }
 
-    fn dispatch(&self, run_id: &str, seq: u64, args: Args) -> Result<Value, Problem> {
+    fn dispatch(&self, run_id: &str, seq: u64, used: bool, args: Args) -> Result<Value, Problem> {
         let parts = parse_path(&args.path)?;
         if args.op != "write" && (args.content.is_some() || args.content_base64.is_some()) {
             return Err(failed(
@@ -204,7 +214,7 @@ impl Inner {
                 "a path is required, e.g. \"notes.md\" (only \"list\" takes the workspace itself)",
             ));
         }
-        let workspace = self.workspace(run_id)?;
+        let workspace = self.workspace(run_id, used)?;
         let shown = if parts.is_empty() {
             ".".to_string()
         } else {

@@ -79,6 +79,11 @@ pub struct ToolContext {
     pub idempotency_key: String,
     /// The largest result the run accepts: its `max_call_bytes`.
     pub max_result_bytes: usize,
+    /// Whether an earlier call of this tool in the run succeeded (its
+    /// journal says so, replayed calls included): a tool that keeps state
+    /// outside the journal (the `files` tool's workspace) expects to find
+    /// it, and refuses to go on without it.
+    pub used_before: bool,
 }
 
 /// A tool the operator declared.

@@ -213,6 +213,7 @@ fn tool_alone(bench: &Bench, config: &Config) -> anyhow::Result<Vec<f64>> {
         seq: 0,
         idempotency_key: "relive-benchtool0-0".into(),
         max_result_bytes: relive::config::limits::DEFAULT_MAX_CALL_BYTES as usize,
+        used_before: false,
     };
     let calls = 2_000;
     bench.rt.block_on(async {

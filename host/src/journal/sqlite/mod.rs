@@ -18,6 +18,7 @@ pub(crate) use schema::MIGRATIONS;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 use super::SyncPolicy;
+use super::ops::{Job, LeaseAnswer, LeaseOp, Op};
 use super::{
     Commit, Completion, Durability, Entry, EntryKind, Fence, Instance, Journal, JournalError,
     JournalInfo, Lease, NewRun, PruneReport, PruneRequest, ReadyRun, ResolveRequest, RunQuery,
@@ -28,7 +29,7 @@ use schema::{check_header, open_connection, prepare_schema, retry_busy};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
-use writer::{Job, LeaseAnswer, LeaseOp, Op, Writer};
+use writer::Writer;
 
 /// Reader connections per journal: reads of concurrent requests (the
 /// service's API, the scheduler, runs resuming) do not wait for each other.

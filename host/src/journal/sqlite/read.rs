@@ -1,23 +1,13 @@
 //! Reading runs, entries and components. Every read runs on one of the
 //! journal's reader connections, beside the writer (WAL).
 
-use super::super::blobs;
-use crate::journal::{
-    Entry, EntryKind, EntryState, JournalError, ModelUsage, Resolution, RunQuery, RunRecord,
-    RunStatus, RunSummary, Usage,
-};
+use crate::journal::rows::{EntryRow, RunRow, finish_entries};
+use crate::journal::{Entry, JournalError, ModelUsage, RunQuery, RunRecord, RunStatus, RunSummary};
 use rusqlite::{Connection, OptionalExtension, params};
 
 type Result<T> = std::result::Result<T, JournalError>;
 
 const RUN_COLUMNS: &str = "id, agent, component_digest, input, status, output, error, config_path, created_at, updated_at, policy, parent_id";
-
-/// A row of `runs`, before its text columns are checked.
-struct RunRow {
-    record: RunRecord,
-    status: String,
-    policy: Option<String>,
-}
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
@@ -38,25 +28,6 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         status: row.get(4)?,
         policy: row.get(10)?,
     })
-}
-
-impl RunRow {
-    fn finish(self) -> Result<RunRecord> {
-        let RunRow {
-            mut record,
-            status,
-            policy,
-        } = self;
-        let damaged = |e: String| JournalError::Other(format!("run {} is damaged: {e}", record.id));
-        record.status = status.parse().map_err(damaged)?;
-        record.policy = match policy {
-            Some(text) => {
-                Some(serde_json::from_str(&text).map_err(|e| damaged(format!("bad policy: {e}")))?)
-            }
-            None => None,
-        };
-        Ok(record)
-    }
 }
 
 pub(super) fn find_run(conn: &Connection, id_or_prefix: &str) -> Result<RunRecord> {
@@ -130,24 +101,6 @@ pub(super) fn runs(conn: &Connection, query: &RunQuery) -> Result<Vec<RunRecord>
     rows.into_iter().map(RunRow::finish).collect()
 }
 
-/// A row of `entries`, before its text columns are checked and unpacked.
-struct EntryRow {
-    seq: i64,
-    kind: String,
-    name: String,
-    request_digest: String,
-    request: String,
-    response: Option<String>,
-    state: String,
-    started_at: i64,
-    finished_at: Option<i64>,
-    input_tokens: Option<i64>,
-    output_tokens: Option<i64>,
-    resolution: Option<String>,
-    packed: i64,
-    attempts: Option<String>,
-}
-
 fn entry_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     Ok(EntryRow {
         seq: row.get(0)?,
@@ -167,67 +120,6 @@ fn entry_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     })
 }
 
-impl EntryRow {
-    /// The entry, its blobs restored through `fetch`.
-    fn finish(self, run_id: &str, fetch: &mut dyn FnMut(&str) -> Option<String>) -> Result<Entry> {
-        let seq = self.seq as u64;
-        let damaged = |message: String| JournalError::Damaged {
-            run_id: run_id.to_string(),
-            seq,
-            message,
-        };
-        let request = if self.packed & 1 != 0 {
-            blobs::unpack(&self.request, fetch).map_err(damaged)?
-        } else {
-            self.request
-        };
-        let response = match self.response {
-            Some(text) if self.packed & 2 != 0 => {
-                Some(blobs::unpack(&text, fetch).map_err(damaged)?)
-            }
-            other => other,
-        };
-        let kind: EntryKind = self.kind.parse().map_err(damaged)?;
-        let state: EntryState = self.state.parse().map_err(damaged)?;
-        if state == EntryState::Completed && response.is_none() {
-            return Err(damaged("completed entry has no response".into()));
-        }
-        let resolution = match self.resolution {
-            Some(text) => Some(
-                serde_json::from_str::<Resolution>(&text)
-                    .map_err(|e| damaged(format!("bad resolution: {e}")))?,
-            ),
-            None => None,
-        };
-        let attempts = match self.attempts {
-            Some(text) => {
-                serde_json::from_str(&text).map_err(|e| damaged(format!("bad attempts: {e}")))?
-            }
-            None => Vec::new(),
-        };
-        Ok(Entry {
-            seq,
-            kind,
-            name: self.name,
-            request_digest: self.request_digest,
-            request,
-            response,
-            state,
-            started_at_ms: self.started_at,
-            finished_at_ms: self.finished_at,
-            usage: match (self.input_tokens, self.output_tokens) {
-                (Some(i), Some(o)) => Some(Usage {
-                    input_tokens: i as u32,
-                    output_tokens: o as u32,
-                }),
-                _ => None,
-            },
-            resolution,
-            attempts,
-        })
-    }
-}
-
 pub(super) fn entries(conn: &Connection, run_id: &str) -> Result<Vec<Entry>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, kind, name, request_digest, request, response, state, started_at,
@@ -245,18 +137,7 @@ pub(super) fn entries(conn: &Connection, run_id: &str) -> Result<Vec<Entry>> {
             .ok()
             .flatten()
     };
-    let mut entries = Vec::with_capacity(rows.len());
-    for (expected, row) in rows.into_iter().enumerate() {
-        if row.seq != expected as i64 {
-            return Err(JournalError::Damaged {
-                run_id: run_id.to_string(),
-                seq: row.seq as u64,
-                message: format!("entries are not contiguous: expected #{expected}"),
-            });
-        }
-        entries.push(row.finish(run_id, &mut fetch)?);
-    }
-    Ok(entries)
+    finish_entries(run_id, rows, &mut fetch)
 }
 
 pub(super) fn summary(conn: &Connection, run_id: &str) -> Result<RunSummary> {

@@ -26,6 +26,7 @@ fn ctx() -> ToolContext {
         seq: 7,
         idempotency_key: "relive-r1-7".into(),
         max_result_bytes: DEFAULT_MAX_CALL_BYTES as usize,
+        used_before: false,
     }
 }
 

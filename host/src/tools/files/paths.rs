@@ -9,7 +9,9 @@ use std::path::{Component, Path, PathBuf};
 impl Inner {
     /// The run's workspace, made if missing: a real directory (not a link)
     /// directly under the canonical root, so the returned path is canonical.
-    pub(super) fn workspace(&self, run_id: &str) -> Result<PathBuf, Problem> {
+    /// When the run `used` it before, a missing workspace is an error: its
+    /// files are elsewhere (another host's root) or gone.
+    pub(super) fn workspace(&self, run_id: &str, used: bool) -> Result<PathBuf, Problem> {
         if run_id.is_empty()
             || !run_id
                 .bytes()
@@ -32,9 +34,18 @@ impl Inner {
         })?;
         let dir = root.join(run_id);
         match fs::symlink_metadata(&dir) {
+            Err(e) if e.kind() == ErrorKind::NotFound && used => {
+                return Err(failed(format!(
+                    "the run's workspace {} is missing, though earlier calls of this run used it: the run moved to a host that does not share the workspace root, or the directory was removed. relive will not go on with an empty workspace; set `root` under [tools.{}] to a directory every relive serve process shares (a network file system)",
+                    dir.display(),
+                    self.name
+                )));
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => match fs::create_dir(&dir) {
                 Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => return self.workspace(run_id),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    return self.workspace(run_id, used);
+                }
                 Err(e) => {
                     return Err(failed(format!(
                         "cannot create the workspace {}: {e}",

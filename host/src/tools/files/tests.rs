@@ -45,6 +45,7 @@ impl Setup {
             seq,
             idempotency_key: format!("relive-r1-{seq}"),
             max_result_bytes: crate::config::limits::DEFAULT_MAX_CALL_BYTES as usize,
+            used_before: false,
         };
         self.tool
             .call(&ctx, &args.to_string())
@@ -387,6 +388,7 @@ async fn runs_get_separate_workspaces() {
         seq: 1,
         idempotency_key: "relive-r2-1".into(),
         max_result_bytes: crate::config::limits::DEFAULT_MAX_CALL_BYTES as usize,
+        used_before: false,
     };
     let err = s
         .tool
@@ -404,4 +406,56 @@ async fn runs_get_separate_workspaces() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("cannot name a directory"), "{err}");
+}
+
+/// A run whose earlier call made its workspace, on a host where it is
+/// missing (another host's root, or removed): an error naming the
+/// directory and the fix, and no empty workspace made in its place.
+#[tokio::test]
+async fn a_run_that_used_its_workspace_before_never_starts_an_empty_one() {
+    let s = Setup::new();
+    let ctx = ToolContext {
+        run_id: "moved".into(),
+        seq: 9,
+        idempotency_key: "relive-moved-9".into(),
+        max_result_bytes: crate::config::limits::DEFAULT_MAX_CALL_BYTES as usize,
+        used_before: true,
+    };
+    let missing = s
+        .dir
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("workspaces/moved");
+    for args in [
+        json!({"op": "read", "path": "notes.md"}),
+        json!({"op": "write", "path": "notes.md", "content": "x"}),
+        json!({"op": "list"}),
+    ] {
+        let err = s
+            .tool
+            .call(&ctx, &args.to_string())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("workspace {} is missing", missing.display()))
+                && err.contains("set `root` under [tools.files] to a directory every relive serve process shares"),
+            "{err}"
+        );
+        assert!(!missing.exists());
+    }
+    // Its first call makes it; later ones find it.
+    let first = ToolContext {
+        used_before: false,
+        ..ctx.clone()
+    };
+    s.tool
+        .call(&first, &json!({"op": "list"}).to_string())
+        .await
+        .unwrap();
+    s.tool
+        .call(&ctx, &json!({"op": "list"}).to_string())
+        .await
+        .unwrap();
 }

@@ -307,6 +307,7 @@ fn ctx() -> ToolContext {
         seq: 1,
         idempotency_key: "relive-r1-1".into(),
         max_result_bytes: crate::config::limits::DEFAULT_MAX_CALL_BYTES as usize,
+        used_before: false,
     }
 }
 

@@ -8,9 +8,12 @@
 //!   (`std::thread::sleep`, a `wasi:io/poll` wait the host journals), then
 //!   waits for the signal NAME and answers `napped MS, got PAYLOAD`;
 //! - `approve ACTION`: asks a person to approve ACTION and answers
-//!   `approved` or `rejected: REASON`.
+//!   `approved` or `rejected: REASON`;
+//! - `files NAME`: writes `note.txt` through the `files` tool, waits for
+//!   the signal NAME, reads `note.txt` back and answers with the tool's
+//!   result (or fails with the tool's error).
 
-use relive_sdk::{signals, timers};
+use relive_sdk::{signals, timers, tools};
 use std::time::Duration;
 
 pub struct Waiter;
@@ -59,6 +62,16 @@ impl relive_sdk::Agent for Waiter {
                     }
                 },
             ),
+            ["files", name] => {
+                tools::call_json(
+                    "files",
+                    r#"{"op":"write","path":"note.txt","content":"kept"}"#,
+                )
+                .map_err(|e| e.describe())?;
+                signals::wait(name, None);
+                tools::call_json("files", r#"{"op":"read","path":"note.txt"}"#)
+                    .map_err(|e| e.describe())
+            }
             _ => Err(format!("waiter: unknown input {input:?}")),
         }
     }

@@ -1,7 +1,7 @@
 //! What each write does to the database, inside the writer's transaction.
 //! Checks come before changes, so a refused write changes nothing.
 
-use super::{LeaseAnswer, LeaseOp, Op};
+use crate::journal::ops::{LeaseAnswer, LeaseOp, Op};
 use crate::journal::{
     Completion, Entry, EntryKind, Fence, JournalError, NewRun, Resolution, ResolveRequest,
     RunRecord, RunStatus, StatusChange, blobs, now_ms,
