@@ -34,6 +34,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Cancel(ref args) => answers::cancel(&cli, args),
         Command::Prune(ref args) => prune(&cli, args),
         Command::Serve(ref args) => serve(&cli, args),
+        Command::Migrate(ref args) => super::migrate::run(args),
     }
 }
 
