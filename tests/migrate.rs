@@ -63,7 +63,17 @@ fn psql(url: &str, sql: &str) -> String {
         .filter(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("psql"));
     let out = std::process::Command::new(bin)
-        .args([url, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .args([
+            url,
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
         .output()
         .expect("psql runs");
     assert!(out.status.success(), "psql failed: {}", stderr(&out));
@@ -102,18 +112,35 @@ fn a_journal_copied_to_postgres_and_back_reads_and_goes_on_the_same() {
     assert_code(&out, 0);
     assert!(stderr(&out).contains("copied 5/5 runs"), "{}", stderr(&out));
     let table = stdout(&out);
-    for row in ["runs ", "  completed", "  suspended", "entries", "journal digest"] {
+    for row in [
+        "runs ",
+        "  completed",
+        "  suspended",
+        "entries",
+        "journal digest",
+    ] {
         let line = table.lines().find(|l| l.starts_with(row)).unwrap_or("");
         assert!(line.ends_with(" ok"), "row {row:?} is not ok:\n{table}");
     }
     let blobs: i64 = psql(&pg, "SELECT count(*) FROM blobs").parse().unwrap();
-    assert!(blobs >= 2, "the long actions are blobs in PostgreSQL too: {blobs}");
+    assert!(
+        blobs >= 2,
+        "the long actions are blobs in PostgreSQL too: {blobs}"
+    );
 
     let back = scratch.file("back.db").display().to_string();
     assert_code(&migrate(&scratch, &pg, &back, &["-q"]), 0);
     let original = views(&scratch, &sqlite, &runs);
-    assert_eq!(original, views(&scratch, &pg, &runs), "SQLite and PostgreSQL");
-    assert_eq!(original, views(&scratch, &back, &runs), "SQLite and its round trip");
+    assert_eq!(
+        original,
+        views(&scratch, &pg, &runs),
+        "SQLite and PostgreSQL"
+    );
+    assert_eq!(
+        original,
+        views(&scratch, &back, &runs),
+        "SQLite and its round trip"
+    );
     let check = migrate(&scratch, &sqlite, &back, &["--verify-only", "--json"]);
     assert_code(&check, 0);
     let check = json(&check);
@@ -124,25 +151,44 @@ fn a_journal_copied_to_postgres_and_back_reads_and_goes_on_the_same() {
     // A copy goes into an empty journal only.
     let again = migrate(&scratch, &sqlite, &pg, &[]);
     assert_code(&again, 1);
-    assert!(stderr(&again).contains("is not empty"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("is not empty"),
+        "{}",
+        stderr(&again)
+    );
 
     // The suspended runs go on on the copies.
     assert_code(&on(&scratch, &pg, &["approve", &waiting]), 0);
     let resumed = on(&scratch, &pg, &["resume", &waiting, "--json", "-q"]);
     assert_code(&resumed, 0);
     assert_eq!(json(&resumed)["output"], "approved");
-    let woken = on(&scratch, &back, &["resume", &sleeping, "--now", "--json", "-q"]);
+    let woken = on(
+        &scratch,
+        &back,
+        &["resume", &sleeping, "--now", "--json", "-q"],
+    );
     assert_code(&woken, 0);
     assert_eq!(json(&woken)["output"], "slept");
-    assert_code(&on(&scratch, &back, &["reject", &waiting, "--reason", "no"]), 0);
+    assert_code(
+        &on(&scratch, &back, &["reject", &waiting, "--reason", "no"]),
+        0,
+    );
     let rejected = on(&scratch, &back, &["resume", &waiting, "--json", "-q"]);
     assert_eq!(json(&rejected)["output"], "rejected: no");
 
     // And now the copies differ from their source, run by run.
     let check = migrate(&scratch, &sqlite, &pg, &["--verify-only", "-q"]);
     assert_code(&check, 1);
-    assert!(stderr(&check).contains(&format!("run {waiting}")), "{}", stderr(&check));
-    assert!(!stderr(&check).contains(&format!("run {sleeping}")), "{}", stderr(&check));
+    assert!(
+        stderr(&check).contains(&format!("run {waiting}")),
+        "{}",
+        stderr(&check)
+    );
+    assert!(
+        !stderr(&check).contains(&format!("run {sleeping}")),
+        "{}",
+        stderr(&check)
+    );
 }
 
 #[test]
@@ -154,7 +200,10 @@ fn a_copy_damaged_behind_the_journals_back_is_caught_and_the_run_named() {
     let failed = start(&scratch, "bogus");
     let pg = postgres_url("migrate_damaged");
     assert_code(&migrate(&scratch, &sqlite, &pg, &["-q"]), 0);
-    assert_code(&migrate(&scratch, &sqlite, &pg, &["--verify-only", "-q"]), 0);
+    assert_code(
+        &migrate(&scratch, &sqlite, &pg, &["--verify-only", "-q"]),
+        0,
+    );
 
     // An entry deleted: the run is named, and which entry.
     psql(
@@ -165,7 +214,9 @@ fn a_copy_damaged_behind_the_journals_back_is_caught_and_the_run_named() {
     assert_code(&out, 1);
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("error: the destination differs from the source: run {sleeping}")),
+        err.contains(&format!(
+            "error: the destination differs from the source: run {sleeping}"
+        )),
         "{err}"
     );
     let table = stdout(&out);
@@ -213,7 +264,10 @@ fn a_source_whose_run_a_live_process_executes_is_refused() {
     let _ = child.wait();
     assert_code(&out, 1);
     let err = stderr(&out);
-    assert!(err.contains("being executed by live relive processes"), "{err}");
+    assert!(
+        err.contains("being executed by live relive processes"),
+        "{err}"
+    );
     assert!(err.contains(&format!("(pid {})", child.id())), "{err}");
     assert!(!scratch.file("copy.db").exists(), "nothing was created");
     // Its process is gone (killed on this machine): the copy goes ahead.

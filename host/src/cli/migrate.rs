@@ -47,8 +47,7 @@ pub(super) fn run(args: &MigrateArgs) -> anyhow::Result<u8> {
     refuse_same(&from, &to)?;
     let source = open(&from, false).context("cannot open the source journal (--from)")?;
     if args.verify_only {
-        let destination =
-            open(&to, false).context("cannot open the destination journal (--to)")?;
+        let destination = open(&to, false).context("cannot open the destination journal (--to)")?;
         return check(&*source, &*destination, args);
     }
     let runs = all_runs(&*source, None)?;
@@ -98,8 +97,7 @@ fn open(location: &Location, create: bool) -> anyhow::Result<Arc<dyn Journal>> {
 fn refuse_same(from: &Location, to: &Location) -> anyhow::Result<()> {
     let same = match (from, to) {
         (Location::Sqlite(a), Location::Sqlite(b)) => {
-            a == b
-                || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+            a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
         }
         (a, b) => a == b,
     };
@@ -148,7 +146,11 @@ fn refuse_live_leases(source: &dyn Journal, runs: &[RunRecord]) -> anyhow::Resul
 
 /// Checks the copy, prints the summary, and fails naming the first run
 /// that differs.
-fn check(source: &dyn Journal, destination: &dyn Journal, args: &MigrateArgs) -> anyhow::Result<u8> {
+fn check(
+    source: &dyn Journal,
+    destination: &dyn Journal,
+    args: &MigrateArgs,
+) -> anyhow::Result<u8> {
     let mut progress = Progress::new("checked", args.quiet);
     let verification = migrate::verify(source, destination, &mut |side, n, total| {
         progress.show_side(side, n, total)

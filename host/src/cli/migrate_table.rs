@@ -26,7 +26,11 @@ pub(super) fn render(v: &Verification) -> String {
             ));
         }
     }
-    rows.push(("entries".into(), s.entries.to_string(), d.entries.to_string()));
+    rows.push((
+        "entries".into(),
+        s.entries.to_string(),
+        d.entries.to_string(),
+    ));
     rows.push((
         "components".into(),
         s.components.to_string(),

@@ -145,9 +145,10 @@ fn side(
     for digest in pinned {
         match journal.component(digest)? {
             Some(bytes) if component_digest(&bytes) == digest => side.components += 1,
-            Some(_) => side
-                .bad_components
-                .push((digest.to_string(), "its bytes do not match its digest".into())),
+            Some(_) => side.bad_components.push((
+                digest.to_string(),
+                "its bytes do not match its digest".into(),
+            )),
             None => side
                 .bad_components
                 .push((digest.to_string(), "it is missing".into())),
@@ -197,7 +198,9 @@ fn compare(source: &Side, destination: &Side) -> Vec<Difference> {
 /// How two digests of one run differ, if they do.
 fn run_difference(source: &RunDigest, destination: &RunDigest) -> Option<String> {
     if let Some(e) = &destination.error {
-        return Some(format!("its entries cannot be read in the destination: {e}"));
+        return Some(format!(
+            "its entries cannot be read in the destination: {e}"
+        ));
     }
     if let Some(e) = &source.error {
         return Some(format!("its entries cannot be read in the source: {e}"));
