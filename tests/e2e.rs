@@ -12,6 +12,7 @@ mod divergence;
 mod hardening;
 mod kill;
 mod llm_calls;
+mod migrate;
 mod old_journals;
 mod openai;
 mod postgres;

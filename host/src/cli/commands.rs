@@ -35,6 +35,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Prune(ref args) => prune(&cli, args),
         Command::Serve(ref args) => serve(&cli, args),
         Command::Mcp(ref args) => super::mcp::run(&cli, args),
+        Command::Migrate(ref args) => super::migrate::run(args),
     }
 }
 

@@ -21,6 +21,8 @@ mod format;
 mod inspect;
 mod maintenance;
 mod mcp;
+mod migrate;
+mod migrate_table;
 mod new;
 mod versions;
 
@@ -169,6 +171,18 @@ enum Command {
     \"args\": [\"mcp\", \"--config\", \"/path/to/relive.toml\", \"--db\", \"/path/to/relive.db\"]}}}"
     )]
     Mcp(mcp::McpArgs),
+    /// Copy a whole journal into another one (SQLite to PostgreSQL, back,
+    /// or file to file) and check the copy: every run in every status with
+    /// its entries, blobs and component. Copies into an empty journal only,
+    /// and refuses while relive processes execute runs of the source (stop
+    /// `relive serve` first). Then compares a digest of every run's entries
+    /// and the totals, prints them side by side, and exits 1 naming the
+    /// first run that differs. Global --db is not used: name both journals.
+    #[command(after_help = "Examples:
+  relive migrate --from relive.db --to postgres://relive:PASSWORD@db.internal/relive
+  relive migrate --from relive.db --to postgres://relive@db.internal/relive --verify-only
+  relive migrate --from postgres://relive@db.internal/relive --to back.db")]
+    Migrate(migrate::MigrateArgs),
 }
 
 /// The arguments of `relive run`.

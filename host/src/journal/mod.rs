@@ -20,6 +20,7 @@ mod commit;
 mod error;
 pub mod export;
 mod ids;
+pub mod migrate;
 mod model;
 mod ops;
 pub mod postgres;
