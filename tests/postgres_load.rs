@@ -142,6 +142,32 @@ fn mentions<'a>(services: impl Iterator<Item = &'a Served>, run: &str) -> String
 }
 
 /// Whether the process `pid` holds any lease.
+/// The service holding the most runs, and those runs, as soon as one
+/// holds any (the load may be between claims when asked).
+fn busiest(
+    journal: &dyn Journal,
+    ids: &[String],
+    services: &[Served],
+    deadline: Instant,
+) -> (usize, HashSet<String>) {
+    let mut found = None;
+    wait_until("a service holding runs", deadline, || {
+        let held: Vec<HashSet<String>> = services
+            .iter()
+            .map(|s| runs_leased_by(journal, ids, s.pid()))
+            .collect();
+        let (i, runs) = held
+            .into_iter()
+            .enumerate()
+            .max_by_key(|(_, h)| h.len())
+            .unwrap();
+        let any = !runs.is_empty();
+        found = Some((i, runs));
+        any
+    });
+    found.unwrap()
+}
+
 fn holds_leases(journal: &dyn Journal, pid: u32) -> bool {
     journal
         .lease_owners()
@@ -222,48 +248,36 @@ fn three_services_survive_sigkill_and_sigstop_under_load() {
     let load = begun + DEADLINE;
 
     // SIGKILL of the busiest service once a quarter of the LLM calls were
-    // answered.
+    // answered (and it holds runs).
     wait_until("a quarter of the load", load, || {
         llm.requests.load(Ordering::Relaxed) >= calls(25)
     });
-    // A call completed in the journal before the kill never runs again.
-    let at_kill = snapshot(&*journal, &ids, &search_log);
-    // The runs it held: those it held just before (it may have claimed
-    // more since) and those whose lease it still holds after.
-    let held: Vec<HashSet<String>> = services
-        .iter()
-        .map(|s| runs_leased_by(&*journal, &ids, s.pid()))
-        .collect();
-    let victim = (0..3).max_by_key(|i| held[*i].len()).unwrap();
+    let (victim, mut killed_runs) = busiest(&*journal, &ids, &services, load);
     let victim_pid = services[victim].pid();
-    let mut killed_runs = held[victim].clone();
     // Stopped first, so that it claims nothing more while its leases are
     // read; then killed (SIGKILL works on a stopped process).
     signal(victim_pid, "STOP");
     killed_runs.extend(runs_leased_by(&*journal, &ids, victim_pid));
     services[victim].kill9();
     let killed = services.remove(victim);
+    // A call completed in the journal once the kill was done never runs
+    // again.
+    let at_kill = snapshot(&*journal, &ids, &search_log);
 
-    // SIGSTOP of the busier of the two others at half; SIGCONT once the
-    // other took every run it held.
+    // SIGSTOP of the busier of the two others at half (once one holds
+    // runs); SIGCONT once the other took every run it held.
     wait_until("half of the load", load, || {
         llm.requests.load(Ordering::Relaxed) >= calls(50)
     });
-    let at_stop = snapshot(&*journal, &ids, &search_log);
-    let held: Vec<HashSet<String>> = services
-        .iter()
-        .map(|s| runs_leased_by(&*journal, &ids, s.pid()))
-        .collect();
-    let (paused, going) = if held[0].len() >= held[1].len() {
-        (0, 1)
-    } else {
-        (1, 0)
-    };
+    let (paused, mut stopped_runs) = busiest(&*journal, &ids, &services, load);
+    let going = 1 - paused;
     let stopped = services[paused].pid();
-    let mut stopped_runs = held[paused].clone();
     signal(stopped, "STOP");
     let stopped_at = Instant::now();
     stopped_runs.extend(runs_leased_by(&*journal, &ids, stopped));
+    // A call completed in the journal once the service was stopped never
+    // runs again (its lease is taken over only after the lease time).
+    let at_stop = snapshot(&*journal, &ids, &search_log);
     wait_until("the stopped service's leases taken over", load, || {
         !holds_leases(&*journal, stopped)
     });

@@ -25,6 +25,8 @@
 mod backlog;
 mod divergence;
 mod events;
+#[cfg(test)]
+mod fence_tests;
 mod monotonic;
 mod recorder;
 mod stop;

@@ -452,9 +452,15 @@ impl Recorder {
                         });
                     }
                     // Interrupted by a crash and safe to repeat: run it again
-                    // with the same idempotency key, then complete the entry.
+                    // with the same idempotency key, then complete the entry
+                    // — once this process is known to still hold the run.
+                    let (journal, fence) = self.journal()?;
+                    let confirmed = journal.confirm(fence);
                     self.advance();
-                    Ok(Planned::Live { seq, started: None })
+                    Ok(Planned::Live {
+                        seq,
+                        started: Some(confirmed),
+                    })
                 }
             };
         }

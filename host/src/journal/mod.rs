@@ -195,6 +195,10 @@ pub trait Journal: Send + Sync {
     /// Sets when a run this process executes is next ready to be worked on,
     /// and gives its lease up (a run the host could not execute: retried later).
     fn set_ready(&self, fence: &Fence, at_ms: Option<i64>) -> Commit;
+    /// Succeeds only while `fence` is the run's latest claim: a write of
+    /// nothing, made before a process repeats an interrupted call, so that
+    /// a process that lost the run never repeats it.
+    fn confirm(&self, fence: &Fence) -> Commit;
 
     /// Records the answer to a wait (entry `seq`, an approval or a signal)
     /// and makes the run ready, in one transaction; refused with

@@ -50,6 +50,11 @@ pub(crate) enum Op {
         fence: Fence,
         change: StatusChange,
     },
+    /// Writes nothing: refused, like any fenced write, when the run's
+    /// lease was taken over (checked before a call is made again).
+    Confirm {
+        fence: Fence,
+    },
     /// When a run that could not be executed is worth trying again.
     SetReady {
         fence: Fence,

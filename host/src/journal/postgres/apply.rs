@@ -118,6 +118,7 @@ pub(super) async fn apply(b: &mut Batch<'_>, op: &Op) -> Step {
             check_fence(b, fence)?;
             set_status(b, &fence.run_id, change).await?;
         }
+        Op::Confirm { fence } => check_fence(b, fence)?,
         Op::SetReady { fence, at_ms } => {
             check_fence(b, fence)?;
             b.db.execute(

@@ -387,6 +387,13 @@ impl Journal for PgJournal {
         self.submit(op, Durability::Commit)
     }
 
+    fn confirm(&self, fence: &Fence) -> Commit {
+        let op = Op::Confirm {
+            fence: fence.clone(),
+        };
+        self.submit(op, Durability::Commit)
+    }
+
     fn answer(&self, run_id: &str, seq: u64, kind: EntryKind, response: String) -> Commit {
         let op = Op::Answer {
             run_id: run_id.to_string(),

@@ -324,7 +324,8 @@ fn fenced_run(op: &Op) -> Option<&str> {
         | Op::Append { fence, .. }
         | Op::Complete { fence, .. }
         | Op::SetStatus { fence, .. }
-        | Op::SetReady { fence, .. } => Some(&fence.run_id),
+        | Op::SetReady { fence, .. }
+        | Op::Confirm { fence } => Some(&fence.run_id),
         _ => None,
     }
 }

@@ -50,6 +50,7 @@ pub(super) fn apply(conn: &Connection, op: &Op) -> Result<()> {
             check_fence(conn, fence)?;
             set_status(conn, &fence.run_id, change)?;
         }
+        Op::Confirm { fence } => check_fence(conn, fence)?,
         Op::SetReady { fence, at_ms } => {
             check_fence(conn, fence)?;
             conn.prepare_cached(
