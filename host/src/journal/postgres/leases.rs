@@ -94,7 +94,13 @@ pub(super) async fn renew(db: Db<'_>, owner: &str, ttl: Duration) -> Result<usiz
     .await?;
     let n = db
         .execute(
-            &format!("UPDATE runs SET lease_expires_at = {NOW_MS} + $2 WHERE lease_owner = $1"),
+            // The rows are locked in id order, as the writer locks them,
+            // so that a renewal and a batch of writes never deadlock.
+            &format!(
+                "UPDATE runs SET lease_expires_at = {NOW_MS} + $2
+                 WHERE lease_owner = $1 AND id IN (
+                     SELECT id FROM runs WHERE lease_owner = $1 ORDER BY id FOR UPDATE)"
+            ),
             &[&owner, &millis(ttl)],
         )
         .await?;
