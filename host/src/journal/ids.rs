@@ -19,17 +19,20 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A new run id: ten characters of lowercase Crockford base32, the first
-/// five ordered by creation time so ids sort roughly by age.
+/// A new run id: thirteen characters of lowercase Crockford base32, the
+/// first five ordered by creation time so ids sort roughly by age, then 40
+/// random bits, so that a burst of thousands of runs a second, on one host
+/// or several, does not make the same id twice (ids of older relives have
+/// ten characters and 25 random bits; both kinds are valid).
 pub fn new_run_id() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
     let seconds = (now_ms() / 1000) as u64;
     let random: u64 = rand::random();
-    let mut id = String::with_capacity(10);
+    let mut id = String::with_capacity(13);
     for i in (0..5).rev() {
         id.push(ALPHABET[((seconds >> (i * 5)) & 31) as usize] as char);
     }
-    for i in 0..5 {
+    for i in 0..8 {
         id.push(ALPHABET[((random >> (i * 5)) & 31) as usize] as char);
     }
     id
