@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Runs per load.
-const RUNS: usize = 400;
+const RUNS: usize = 600;
 /// The process counts measured on PostgreSQL.
 const PROCESSES: [usize; 3] = [1, 2, 3];
 /// The statuses a run ends in.
@@ -109,6 +109,25 @@ struct Load {
     rate: Vec<f64>,
     p50: Vec<f64>,
     p99: Vec<f64>,
+    /// Share of the machine's CPU time that was busy during each load (%).
+    busy: Vec<f64>,
+}
+
+/// (busy, total) CPU time of the machine so far, in clock ticks, from the
+/// first line of /proc/stat (idle and iowait are not busy).
+fn cpu_ticks() -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .context("/proc/stat is empty")?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    ensure!(ticks.len() >= 5, "/proc/stat: no CPU line");
+    let total: u64 = ticks.iter().take(8).sum();
+    Ok((total - ticks[3] - ticks[4], total))
 }
 
 /// The runs of a phase: those created from now on (the previous phase
@@ -137,12 +156,16 @@ fn measure(
     for rep in 0..bench.reps.clamp(1, 3) {
         let names: Vec<String> = (0..RUNS).map(|i| format!("load-{rep}-{i}")).collect();
         let since = since_now();
+        let cpu = cpu_ticks()?;
         let begun = Instant::now();
         bench
             .rt
             .block_on(submit(client, &bases, &names, |_| input(LLM_CALLS, "llm")))?;
         watch.wait(bench, since, RUNS)?;
         let took = begun.elapsed();
+        let (busy, total) = cpu_ticks()?;
+        load.busy
+            .push(100.0 * (busy - cpu.0) as f64 / (total - cpu.1).max(1) as f64);
         let times = watch.times(bench, since)?;
         ensure!(times.len() == RUNS, "{} runs in the load", times.len());
         load.rate.push(RUNS as f64 / took.as_secs_f64());
@@ -234,7 +257,9 @@ fn figures(sqlite: Load, loads: Vec<(usize, Load)>) -> (Vec<Figure>, Vec<String>
         vec![ideal],
     );
     let mut figures = Vec::new();
+    let mut busy = Vec::new();
     let mut add = |key: &str, what: &str, load: Load| {
+        busy.push(format!("{what} {:.0}%", crate::report::median(&load.busy)));
         figures.push(
             Figure::relive(
                 &format!("postgres.serve_{key}_rate"),
@@ -267,6 +292,10 @@ fn figures(sqlite: Load, loads: Vec<(usize, Load)>) -> (Vec<Figure>, Vec<String>
     let mut all = vec![rate_floor, latency_floor];
     all.extend(figures);
     let notes = vec![
+        format!(
+            "machine CPU busy during the loads (all cores, median): {}",
+            busy.join(", ")
+        ),
         format!(
             "serve: {RUNS} runs per load, created at once through the processes' APIs in turn ({CLIENTS} client connections), each `steps` with {{\"kind\":\"llm\",\"steps\":{LLM_CALLS}}}; the PostgreSQL processes share one database (a schema per process count)"
         ),
