@@ -111,6 +111,8 @@ struct Load {
     p99: Vec<f64>,
     /// Share of the machine's CPU time that was busy during each load (%).
     busy: Vec<f64>,
+    /// Share of that busy time that the serve processes used (%).
+    services: Vec<f64>,
 }
 
 /// (busy, total) CPU time of the machine so far, in clock ticks, from the
@@ -137,6 +139,11 @@ fn since_now() -> i64 {
     relive::journal::now_ms() as i64
 }
 
+/// CPU time of the services so far, in clock ticks.
+fn services_ticks(services: &[Service]) -> anyhow::Result<u64> {
+    services.iter().map(Service::cpu_ticks).sum()
+}
+
 /// One warm-up run per service, then `reps` loads of [`RUNS`] runs.
 fn measure(
     bench: &Bench,
@@ -157,6 +164,7 @@ fn measure(
         let names: Vec<String> = (0..RUNS).map(|i| format!("load-{rep}-{i}")).collect();
         let since = since_now();
         let cpu = cpu_ticks()?;
+        let served = services_ticks(services)?;
         let begun = Instant::now();
         bench
             .rt
@@ -164,8 +172,10 @@ fn measure(
         watch.wait(bench, since, RUNS)?;
         let took = begun.elapsed();
         let (busy, total) = cpu_ticks()?;
-        load.busy
-            .push(100.0 * (busy - cpu.0) as f64 / (total - cpu.1).max(1) as f64);
+        let busy = (busy - cpu.0).max(1) as f64;
+        load.busy.push(100.0 * busy / (total - cpu.1).max(1) as f64);
+        load.services
+            .push(100.0 * (services_ticks(services)? - served) as f64 / busy);
         let times = watch.times(bench, since)?;
         ensure!(times.len() == RUNS, "{} runs in the load", times.len());
         load.rate.push(RUNS as f64 / took.as_secs_f64());
@@ -259,7 +269,11 @@ fn figures(sqlite: Load, loads: Vec<(usize, Load)>) -> (Vec<Figure>, Vec<String>
     let mut figures = Vec::new();
     let mut busy = Vec::new();
     let mut add = |key: &str, what: &str, load: Load| {
-        busy.push(format!("{what} {:.0}%", crate::report::median(&load.busy)));
+        busy.push(format!(
+            "{what} {:.0}% busy, {:.0}% of it in relive serve",
+            crate::report::median(&load.busy),
+            crate::report::median(&load.services)
+        ));
         figures.push(
             Figure::relive(
                 &format!("postgres.serve_{key}_rate"),
@@ -293,7 +307,7 @@ fn figures(sqlite: Load, loads: Vec<(usize, Load)>) -> (Vec<Figure>, Vec<String>
     all.extend(figures);
     let notes = vec![
         format!(
-            "machine CPU busy during the loads (all cores, median): {}",
+            "CPU during the loads (the whole machine's, both cores, median; the rest is PostgreSQL, the LLM server, this client and anything else running): {}",
             busy.join(", ")
         ),
         format!(

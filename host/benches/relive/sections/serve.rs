@@ -139,6 +139,23 @@ impl Service {
         rss_mib(self.pid)
     }
 
+    /// CPU time the service used so far (user + system), in clock ticks.
+    pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        // After the command name in parentheses: state is field 3, utime
+        // and stime are fields 14 and 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let tick = |i: usize| fields.get(i).and_then(|t| t.parse::<u64>().ok());
+        tick(11)
+            .zip(tick(12))
+            .map(|(user, system)| user + system)
+            .ok_or_else(|| anyhow!("no CPU times in /proc/{}/stat", self.pid))
+    }
+
     /// SIGTERM, bounded wait, then SIGKILL.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
