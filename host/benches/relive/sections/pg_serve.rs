@@ -308,7 +308,7 @@ fn figures(sqlite: Load, loads: Vec<(usize, Load)>) -> (Vec<Figure>, Vec<String>
     let notes = vec![
         format!(
             "CPU during the loads (the whole machine's, both cores, median; the rest is PostgreSQL, the LLM server, this client and anything else running): {}",
-            busy.join(", ")
+            busy.join("; ")
         ),
         format!(
             "serve: {RUNS} runs per load, created at once through the processes' APIs in turn ({CLIENTS} client connections), each `steps` with {{\"kind\":\"llm\",\"steps\":{LLM_CALLS}}}; the PostgreSQL processes share one database (a schema per process count)"
