@@ -31,9 +31,10 @@ const FLOOR_COMMITS: usize = 300;
 const INSERT_ENTRY: &str = "INSERT INTO entries (run_id, seq, kind, name, request_digest, request, response, state, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'completed', $8, $8)";
 
 pub fn run(bench: &mut Bench) -> anyhow::Result<Outcome> {
-    if throwaway::bin_dir().is_none() {
+    let found = throwaway::bin_dir().filter(|bin| bin.join("initdb").is_file());
+    if found.is_none() {
         return Ok(Outcome::NotMeasured(
-            "skipped: no PostgreSQL server binaries (initdb, postgres); install Debian's `postgresql` package or set PG_BIN to their folder".into(),
+            "skipped: no PostgreSQL server binaries (initdb, postgres) in $PG_BIN, /usr/lib/postgresql/NN/bin or PATH; install Debian's `postgresql` package or set PG_BIN to their folder".into(),
         ));
     }
     let cluster = Cluster::start(true)?;
