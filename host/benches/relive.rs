@@ -14,7 +14,10 @@
 //! (SIGKILL at step 500 of 1,000, then `relive resume`), e `start`
 //! (component compile, cached start, instantiate), f `serve` (1,000 runs
 //! through `relive serve`, active and suspended), g `fanout` (100 child
-//! runs spawned and joined, against 100 called in turn).
+//! runs spawned and joined, against 100 called in turn), h `postgres` (the
+//! durable step on PostgreSQL beside SQLite, and `relive serve` with 1, 2
+//! and 3 processes sharing one PostgreSQL; skipped without PostgreSQL's
+//! server binaries).
 //! Each figure is the median of its repetitions.
 //!
 //! The workload is the `steps` guest (tests/guests/steps) with the config of
@@ -105,6 +108,12 @@ const SECTIONS: &[Section] = &[
         title: "fan-out: 100 child runs spawned and joined, against 100 called in turn",
         run: sections::fanout::run,
     },
+    Section {
+        letter: "h",
+        key: "postgres",
+        title: "PostgreSQL beside SQLite: the durable step, and serve with 1, 2 and 3 processes",
+        run: sections::postgres::run,
+    },
 ];
 
 /// Parsed command line.
@@ -118,7 +127,7 @@ struct Args {
 
 const USAGE: &str =
     "usage: cargo bench -p relive-host --bench relive [-- [--json] [--reps N] [SECTION...]]
-sections: a local, b step, c replay, d crash, e start, f serve, g fanout (all by default)
+sections: a local, b step, c replay, d crash, e start, f serve, g fanout, h postgres (all by default)
 for profilers: [-- --workload tool|clock|random STEPS [critical|every-entry]] runs the
 `steps` agent once (after one warm-up run) through the library API and nothing else";
 

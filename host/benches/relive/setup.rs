@@ -129,6 +129,21 @@ impl Bench {
         Ok((Runtime::new(journal)?, config))
     }
 
+    /// A runtime over the journal at `url` (a `postgres://` URL, created
+    /// if new), and the configuration to run with.
+    pub fn runtime_at(
+        &mut self,
+        name: &str,
+        fsync: FsyncPolicy,
+        url: &str,
+    ) -> anyhow::Result<(Runtime, Config)> {
+        // The runtime writes to `journal`; the config's path is unused.
+        let db = self.scratch(&format!("{name}.db"));
+        let config = self.config(name, fsync, &db)?;
+        let journal = open_journal(relive::journal::Location::parse(url), fsync)?;
+        Ok((Runtime::new(journal)?, config))
+    }
+
     /// Starts a run of the agent and waits for its end (the final fsync
     /// included); returns the wall time and the report.
     pub fn start(
@@ -272,9 +287,13 @@ fn build_guest(root: &Path) -> anyhow::Result<PathBuf> {
     Ok(target_dir.join("wasm32-wasip2/release/steps.wasm"))
 }
 
-/// Opens (creating) the journal at `path` with the sync policy that the
-/// configuration's `fsync` names, as the CLI does.
-pub fn open_journal(path: &Path, fsync: FsyncPolicy) -> anyhow::Result<Arc<dyn Journal>> {
+/// Opens (creating) the journal at `path` (a file or a `postgres://` URL)
+/// with the sync policy that the configuration's `fsync` names, as the CLI
+/// does.
+pub fn open_journal(
+    path: impl Into<relive::journal::Location>,
+    fsync: FsyncPolicy,
+) -> anyhow::Result<Arc<dyn Journal>> {
     let sync = match fsync {
         FsyncPolicy::Critical => SyncPolicy::Critical,
         FsyncPolicy::EveryEntry => SyncPolicy::EveryEntry,

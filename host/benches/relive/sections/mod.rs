@@ -3,6 +3,8 @@
 pub mod crash;
 pub mod fanout;
 pub mod local;
+pub mod pg_serve;
+pub mod postgres;
 pub mod replay;
 pub mod serve;
 pub mod start;

@@ -19,6 +19,7 @@ use futures_util::StreamExt as _;
 use relive::config::FsyncPolicy;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
+use std::ffi::OsStr;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -27,22 +28,39 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Runs per load.
-const RUNS: usize = 1_000;
+pub const RUNS: usize = 1_000;
 /// LLM calls per run.
-const LLM_CALLS: u64 = 2;
+pub const LLM_CALLS: u64 = 2;
 /// How long the test LLM takes to answer.
-const LLM_DELAY: Duration = Duration::from_millis(100);
+pub const LLM_DELAY: Duration = Duration::from_millis(100);
 /// Bound on one load (submission to the last completion).
-const LOAD_LIMIT: Duration = Duration::from_secs(120);
+pub const LOAD_LIMIT: Duration = Duration::from_secs(120);
 /// Concurrent HTTP requests of the client that submits the runs.
-const CLIENTS: usize = 64;
+pub const CLIENTS: usize = 64;
 
 /// The LLM test server's counters.
 #[derive(Default)]
-struct Llm {
+pub struct Llm {
     in_flight: AtomicUsize,
-    peak: AtomicUsize,
-    requests: AtomicUsize,
+    pub peak: AtomicUsize,
+    pub requests: AtomicUsize,
+}
+
+/// Starts the LLM test server on 127.0.0.1 (a task of `bench.rt`): its
+/// counters, its URL, and the task to abort at the end.
+pub fn start_llm(bench: &Bench) -> anyhow::Result<(Arc<Llm>, String, tokio::task::JoinHandle<()>)> {
+    let llm = Arc::new(Llm::default());
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(completions))
+        .with_state(llm.clone());
+    let listener = bench
+        .rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let llm_url = format!("http://{}", listener.local_addr()?);
+    let server = bench.rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((llm, llm_url, server))
 }
 
 async fn completions(
@@ -68,19 +86,21 @@ async fn completions(
 }
 
 /// A running `relive serve`; SIGTERM (then SIGKILL) on drop.
-struct Service {
+pub struct Service {
     child: Option<Child>,
-    base: String,
+    pub base: String,
     pid: u32,
 }
 
 impl Service {
-    fn start(bin: &Path, config: &Path, db: &Path) -> anyhow::Result<Service> {
+    /// `relive serve` of `config` on the journal `db` (a path or a
+    /// `postgres://` URL).
+    pub fn start(bin: &Path, config: &Path, db: impl AsRef<OsStr>) -> anyhow::Result<Service> {
         let mut child = relive(bin)
             .arg("--config")
             .arg(config)
             .arg("--db")
-            .arg(db)
+            .arg(db.as_ref())
             .args(["serve", "--listen", "127.0.0.1:0", "--max-runs"])
             .arg(RUNS.to_string())
             .args(["--grace-secs", "5"])
@@ -119,8 +139,25 @@ impl Service {
         rss_mib(self.pid)
     }
 
+    /// CPU time the service used so far (user + system), in clock ticks.
+    pub fn cpu_ticks(&self) -> anyhow::Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        // After the command name in parentheses: state is field 3, utime
+        // and stime are fields 14 and 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let tick = |i: usize| fields.get(i).and_then(|t| t.parse::<u64>().ok());
+        tick(11)
+            .zip(tick(12))
+            .map(|(user, system)| user + system)
+            .ok_or_else(|| anyhow!("no CPU times in /proc/{}/stat", self.pid))
+    }
+
     /// SIGTERM, bounded wait, then SIGKILL.
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -156,7 +193,7 @@ fn rss_mib(pid: u32) -> anyhow::Result<f64> {
 
 /// bench/steps.toml (as `Bench::config` makes it) with a model `bench` at
 /// `llm_url` as the agent's only model.
-fn config_with_model(
+pub fn config_with_model(
     bench: &mut Bench,
     name: &str,
     db: &Path,
@@ -184,17 +221,7 @@ fn config_with_model(
 
 pub fn run(bench: &mut Bench) -> anyhow::Result<Outcome> {
     let bin = bench.relive_binary()?;
-    let llm = Arc::new(Llm::default());
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(completions))
-        .with_state(llm.clone());
-    let listener = bench
-        .rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let llm_url = format!("http://{}", listener.local_addr()?);
-    let server = bench.rt.spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (llm, llm_url, server) = start_llm(bench)?;
 
     let db = bench.scratch("serve.db");
     let config = config_with_model(bench, "serve", &db, &llm_url)?;
@@ -207,11 +234,12 @@ pub fn run(bench: &mut Bench) -> anyhow::Result<Outcome> {
     // Warm-up: the component is compiled (or read from the cache) and
     // instantiated once before anything is measured.
     let warm = Batch::starting_now(1);
-    bench
-        .rt
-        .block_on(submit(&client, &base, &["warm-up".into()], |_| {
-            crate::setup::input(1, "llm")
-        }))?;
+    bench.rt.block_on(submit(
+        &client,
+        std::slice::from_ref(&base),
+        &["warm-up".into()],
+        |_| crate::setup::input(1, "llm"),
+    ))?;
     warm.wait_completed(&db, LOAD_LIMIT)?;
     std::thread::sleep(Duration::from_millis(5)); // the next batch starts a millisecond later
     std::thread::sleep(Duration::from_millis(300));
@@ -221,9 +249,12 @@ pub fn run(bench: &mut Bench) -> anyhow::Result<Outcome> {
     let before = idle_mib;
     let names: Vec<String> = (0..RUNS).map(|i| format!("wait-{i}")).collect();
     let batch = Batch::starting_now(RUNS);
-    let waiting = bench.rt.block_on(submit(&client, &base, &names, |_| {
-        crate::setup::input(1, "signal")
-    }))?;
+    let waiting =
+        bench
+            .rt
+            .block_on(submit(&client, std::slice::from_ref(&base), &names, |_| {
+                crate::setup::input(1, "signal")
+            }))?;
     batch.wait(&db, "'suspended'", LOAD_LIMIT)?;
     std::thread::sleep(Duration::from_millis(500));
     let suspended_mib = service.rss_mib()?;
@@ -254,9 +285,11 @@ pub fn run(bench: &mut Bench) -> anyhow::Result<Outcome> {
                 peak
             })
         };
-        bench.rt.block_on(submit(&client, &base, &names, |_| {
-            crate::setup::input(LLM_CALLS, "llm")
-        }))?;
+        bench
+            .rt
+            .block_on(submit(&client, std::slice::from_ref(&base), &names, |_| {
+                crate::setup::input(LLM_CALLS, "llm")
+            }))?;
         submitted.push(ms(begun.elapsed()));
         let done = batch.wait_completed(&db, LOAD_LIMIT);
         let took = begun.elapsed();
@@ -363,10 +396,11 @@ pub fn run(bench: &mut Bench) -> anyhow::Result<Outcome> {
     })
 }
 
-/// POSTs one run per name (at most [`CLIENTS`] at once); returns the ids.
-async fn submit(
+/// POSTs one run per name (at most [`CLIENTS`] at once), to the services
+/// at `bases` in turn; returns the ids.
+pub async fn submit(
     client: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     names: &[String],
     input: impl Fn(&str) -> String,
 ) -> anyhow::Result<Vec<String>> {
@@ -375,7 +409,9 @@ async fn submit(
         .map(|n| json!({ "agent": crate::setup::AGENT, "input": input(n) }))
         .collect();
     let results: Vec<anyhow::Result<String>> = futures_util::stream::iter(bodies)
-        .map(|body| async move {
+        .enumerate()
+        .map(|(i, body)| async move {
+            let base = &bases[i % bases.len()];
             let resp = client
                 .post(format!("{base}/v1/runs"))
                 .json(&body)
@@ -511,7 +547,7 @@ impl Batch {
 }
 
 /// The `q` quantile (nearest rank) of `samples`.
-fn percentile(samples: &[f64], q: f64) -> f64 {
+pub fn percentile(samples: &[f64], q: f64) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     if sorted.is_empty() {

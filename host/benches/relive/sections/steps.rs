@@ -13,13 +13,13 @@ use crate::report::{Figure, Unit};
 use crate::setup::{Bench, READ_ARGS, us, write_args};
 use relive::config::{Config, FsyncPolicy};
 use relive::journal::{
-    Completion, Durability, Entry, EntryKind, Fence, NewRun, component_digest, new_run_id,
+    Completion, Durability, Entry, EntryKind, Fence, Journal, NewRun, component_digest, new_run_id,
 };
 use relive::tools::ToolContext;
 use std::time::Instant;
 
 /// The step's result as relive records it: `Ok` of the tool's JSON text.
-fn recorded_response() -> String {
+pub fn recorded_response() -> String {
     let result = serde_json::json!({
         "path": "step.txt",
         "size": crate::setup::PAYLOAD.len(),
@@ -136,13 +136,9 @@ pub fn run(bench: &mut Bench) -> anyhow::Result<Outcome> {
     })
 }
 
-/// µs per journal write pair of a step, as the replay engine makes it for
-/// an idempotent tool (the `started` entry committed before the call leaves
-/// the host, then the result committed, each waited for), through
-/// the journal with nothing else.
-fn journal_alone(bench: &mut Bench) -> anyhow::Result<Vec<f64>> {
-    let db = bench.scratch("journal-alone.db");
-    let journal = crate::setup::open_journal(&db, FsyncPolicy::Critical)?;
+/// A new run (with no lease, of a placeholder component) in `journal`,
+/// for writing entries to it directly; returns its id.
+pub fn bare_run(journal: &dyn Journal) -> anyhow::Result<String> {
     let digest = component_digest(b"journal-alone");
     journal
         .put_component(&digest, b"journal-alone")
@@ -160,6 +156,17 @@ fn journal_alone(bench: &mut Bench) -> anyhow::Result<Vec<f64>> {
             lease: None,
         })
         .wait_blocking()?;
+    Ok(run_id)
+}
+
+/// µs per journal write pair of a step, as the replay engine makes it for
+/// an idempotent tool (the `started` entry committed before the call leaves
+/// the host, then the result committed, each waited for), through
+/// the journal with nothing else.
+fn journal_alone(bench: &mut Bench) -> anyhow::Result<Vec<f64>> {
+    let db = bench.scratch("journal-alone.db");
+    let journal = crate::setup::open_journal(&db, FsyncPolicy::Critical)?;
+    let run_id = bare_run(&*journal)?;
     let response = recorded_response();
     let steps = 2_000u64;
     bench.rt.block_on(async {
