@@ -47,6 +47,13 @@ impl Target {
                 "{shown} is not a PostgreSQL URL ({e}); write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
             ))
         })?;
+        // No TLS connector is built in: a URL that demands TLS is refused
+        // here, by name, rather than by the handshake's "not supported".
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(JournalError::Other(format!(
+                "{shown} asks for TLS (sslmode=require), and relive connects to PostgreSQL without TLS; keep the database on a private network or reach it through a TLS tunnel (stunnel, a service mesh, an SSH tunnel), and remove sslmode=require from the URL"
+            )));
+        }
         if config.get_application_name().is_none() {
             config.application_name("relive");
         }
@@ -300,7 +307,20 @@ pub(super) fn text_opt(row: &Row, column: usize) -> Result<Option<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{Target, redact};
+
+    #[test]
+    fn a_url_that_demands_tls_is_refused_naming_the_way_out() {
+        let Err(e) = Target::parse("postgres://relive:s3cret@db.example/relive?sslmode=require")
+        else {
+            panic!("sslmode=require must be refused");
+        };
+        let message = e.to_string();
+        assert!(message.contains("without TLS"), "{message}");
+        assert!(message.contains("remove sslmode=require"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+        assert!(Target::parse("postgres://relive@db.example/relive?sslmode=disable").is_ok());
+    }
 
     #[test]
     fn passwords_never_show() {
