@@ -56,7 +56,7 @@ fn component_without_run_export() {
     assert_error(
         &out,
         &[
-            "does not implement the relive:agent@0.1.0 world",
+            "does not implement the relive:agent world (0.1.x)",
             "no export `run`",
             "export_agent!",
         ],
@@ -73,7 +73,7 @@ fn component_with_unknown_import() {
     assert_error(
         &out,
         &[
-            "does not implement the relive:agent@0.1.0 world",
+            "does not implement the relive:agent world (0.1.x)",
             "acme:evil/api@1.0.0",
         ],
     );

@@ -905,7 +905,8 @@ fn components_upload_runs_and_cancel() {
 }
 
 /// The routes the router really has, read from the code that builds it
-/// (`server/api.rs`): every `.route("PATH", get(..).post(..))`.
+/// (`server/api.rs`): every `.route("PATH", get(..).post(..))`, and the MCP
+/// endpoint `server/mcp.rs` nests.
 fn router_routes() -> BTreeSet<(String, String)> {
     let source = std::fs::read_to_string(root().join("host/src/server/api.rs")).unwrap();
     let body = &source[source
@@ -939,6 +940,15 @@ fn router_routes() -> BTreeSet<(String, String)> {
             {
                 routes.insert((method.to_string(), path.clone()));
             }
+        }
+    }
+    // relive's MCP server (`server/mcp.rs`) is nested beside the API: MCP's
+    // streamable HTTP transport answers POST, GET and DELETE on its path.
+    let mcp = std::fs::read_to_string(root().join("host/src/server/mcp.rs")).unwrap();
+    for part in mcp.split(".nest_service(").skip(1) {
+        let path = part.split('"').nth(1).unwrap().to_string();
+        for method in ["post", "get", "delete"] {
+            routes.insert((method.to_string(), path.clone()));
         }
     }
     routes

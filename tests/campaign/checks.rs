@@ -182,10 +182,10 @@ impl Snapshot {
     }
 }
 
-/// A violation that relive is known to have today; tolerated (counted and
-/// printed) unless `RELIVE_CAMPAIGN_STRICT=1`. Each is a failure of the
-/// documented guarantee, pinned by `campaign_known_fault_*`: once it is
-/// fixed, remove its variant here so that the campaign fails on it.
+/// A violation relive had before issue 12, classified so that a failure
+/// names it. Each fails the campaign (`RELIVE_CAMPAIGN_STRICT=0` only counts
+/// them); `campaign_issue_12_4_a_request_is_committed_before_it_leaves`
+/// pins the seed that found them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Known {
     /// Issue 12.4: an LLM call's `started` entry is written lazily, so a

@@ -52,10 +52,10 @@ pub enum ComponentError {
     #[error("{path} is not a valid WebAssembly component: {message}")]
     Invalid { path: String, message: String },
     #[error(
-        "{path} does not implement the relive:agent@0.1.0 world: it has no export `run` (it exports: {exports}); export one with `relive_sdk::export_agent!`"
+        "{path} does not implement the relive:agent world (0.1.x): it has no export `run` (it exports: {exports}); export one with `relive_sdk::export_agent!`"
     )]
     MissingRun { path: String, exports: String },
-    #[error("{path} does not implement the relive:agent@0.1.0 world: {message}")]
+    #[error("{path} does not implement the relive:agent world (0.1.x): {message}")]
     WrongWorld { path: String, message: String },
     #[error(
         "{path} imports `{import}`, which relive does not grant to agents (no HTTP from inside the sandbox: it would not be journaled); reach the network through a granted tool instead (an `http_get` or command tool under [tools] in relive.toml, called with `tools.call`), and build the agent without the import (JavaScript: `relive build` does; componentize-js by hand needs `--disable http fetch-event`)"
