@@ -476,9 +476,9 @@ fn campaign_checks_catch_completed_calls_run_again() {
     );
 }
 
-/// KNOWN FAILURE, for the lead to fix (issue 12.4): the `started` entry of an
-/// LLM call is written lazily, so the request leaves the host before the
-/// journal holds it. Found by the campaign with seed 0x1:
+/// Issue 12.4, pinned: the `started` entry of an LLM call was written
+/// lazily, so the request left the host before the journal held it. Found
+/// by the campaign with seed 0x1:
 ///
 /// - point 0 (first kill at the arrival of the 4th LLM request, no second
 ///   kill; fails every time here): the journal read right after the kill
