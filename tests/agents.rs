@@ -76,6 +76,21 @@ fn the_dispatcher_hands_off_to_a_researcher_child_run() {
     // The tree is visible.
     let listing = stdout(&scratch.run(&["runs"]));
     assert!(listing.contains(&format!("└ {}", child.id)), "{listing}");
+    // A full page of one tree names the tree's top run as the cursor of the
+    // next page (not its last child, which would list the tree again).
+    let page = scratch.run(&["runs", "--limit", "1"]);
+    let hint = String::from_utf8_lossy(&page.stderr).to_string();
+    assert!(
+        hint.contains(&format!("relive runs --before {id}`")),
+        "{hint}"
+    );
+    let next = stdout(&scratch.run(&["runs", "--before", &id, "--json"]));
+    let next: serde_json::Value = serde_json::from_str(&next).unwrap();
+    assert_eq!(
+        next,
+        serde_json::json!([]),
+        "the next page lists no run again"
+    );
     let shown = stdout(&scratch.run(&["show", &id]));
     assert!(
         shown.contains(&format!("child run {} (researcher): completed", child.id)),

@@ -902,6 +902,25 @@ fn components_upload_runs_and_cancel() {
     assert_eq!(cancelled["runs"].as_array().unwrap().len(), 1);
     let (code, body) = http("GET", &s.url("/v1/runs?status=bogus"), None, None);
     assert_eq!(code, 400, "{body}");
+    // Pages (issue 12.5): newest first; `next` is the cursor of the page
+    // after, and null on the last.
+    let page = |query: &str| {
+        let page = get(&s, &format!("/v1/runs?limit=1{query}"));
+        let ids: Vec<Value> = page["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect();
+        (ids, page["next"].clone())
+    };
+    let (first, next) = page("");
+    assert_eq!(first, vec![json!(id)]);
+    assert_eq!(next, json!(id));
+    let (second, next) = page(&format!("&before={id}"));
+    assert_eq!(second, vec![done["id"].clone()]);
+    let (third, next) = page(&format!("&before={}", next.as_str().unwrap()));
+    assert!(third.is_empty() && next.is_null(), "{third:?} {next}");
 }
 
 /// The routes the router really has, read from the code that builds it

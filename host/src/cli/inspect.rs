@@ -45,7 +45,12 @@ pub(super) fn runs(cli: &Cli, args: &RunsArgs) -> anyhow::Result<u8> {
         before: before.clone(),
     };
     let top = journal.runs(&query)?;
-    let more = !all && top.len() == query.limit;
+    // The cursor of the next page is the page's last top-level run: its
+    // children, listed under it, are newer than it and would bring the
+    // tree back.
+    let next_page = (!all && top.len() == query.limit)
+        .then(|| top.last().map(|r| (top.len(), r.id.clone())))
+        .flatten();
     let mut runs = Vec::new();
     let mut depths = Vec::new();
     for run in top {
@@ -70,11 +75,9 @@ pub(super) fn runs(cli: &Cli, args: &RunsArgs) -> anyhow::Result<u8> {
         writeln!(out)?;
     } else {
         format::runs_table(&runs, &depths, &waits, &mut out)?;
-        if more && let Some(last) = runs.last() {
+        if let Some((shown, last)) = next_page {
             eprintln!(
-                "relive: showing the newest {}; older ones with `relive runs --before {}`, or all with --all",
-                runs.len(),
-                last.id
+                "relive: showing the newest {shown}; older ones with `relive runs --before {last}`, or all with --all"
             );
         }
     }

@@ -247,3 +247,76 @@ fn prune_deletes_old_runs_and_unreferenced_blobs_only(j) {
     assert_eq!(forced.runs, 1);
     assert!(j.find_run("old-running").is_err());
 });
+
+both!(
+/// Issue 12.5: runs are listed a page at a time, newest first: following
+/// the cursor (`before`, the last id of a page) visits every run once, also
+/// among runs created in the same millisecond, and a filter holds across
+/// pages.
+fn listing_runs_pages_through_every_run_once(j) {
+    j.put_component("sha256:c", b"bytes")
+        .wait_blocking()
+        .unwrap();
+    // 23 runs over 8 milliseconds (three share each), every third failed.
+    let mut expected = Vec::new();
+    for i in 0..23u64 {
+        let status = if i % 3 == 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Completed
+        };
+        let run = RunRecord {
+            id: format!("run{i:02}"),
+            agent: "x".into(),
+            component_digest: "sha256:c".into(),
+            input: String::new(),
+            status,
+            output: None,
+            error: None,
+            config_path: None,
+            created_at_ms: 1_000 + (i / 3) as i64,
+            updated_at_ms: 1_000 + (i / 3) as i64,
+            policy: None,
+            parent: None,
+        };
+        expected.push((run.created_at_ms, run.id.clone(), status));
+        j.import_run(run, vec![completed(0, "1")])
+            .wait_blocking()
+            .unwrap();
+    }
+    expected.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    let pages = |status: Option<RunStatus>, limit: usize| {
+        let mut seen = Vec::new();
+        let mut query = RunQuery {
+            status,
+            limit,
+            ..RunQuery::default()
+        };
+        loop {
+            let page = j.runs(&query).unwrap();
+            assert!(page.len() <= limit, "a page of {} runs", page.len());
+            seen.extend(page.iter().map(|r| r.id.clone()));
+            if page.len() < limit {
+                return seen;
+            }
+            query.before = page.last().map(|r| r.id.clone());
+        }
+    };
+    let newest_first: Vec<String> = expected.iter().map(|e| e.1.clone()).collect();
+    for limit in [1, 2, 3, 7, 23, 50] {
+        assert_eq!(pages(None, limit), newest_first, "pages of {limit}");
+    }
+    let failed: Vec<String> = expected
+        .iter()
+        .filter(|e| e.2 == RunStatus::Failed)
+        .map(|e| e.1.clone())
+        .collect();
+    assert_eq!(failed.len(), 8);
+    assert_eq!(pages(Some(RunStatus::Failed), 3), failed);
+    let all: Vec<String> = all_runs(&*j, None)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(all, newest_first);
+});
