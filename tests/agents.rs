@@ -326,6 +326,22 @@ fn cancelling_a_parent_cancels_its_children() {
         assert_eq!(child.status, RunStatus::Cancelled, "{child:?}");
         assert!(child.error.unwrap().contains(&id));
     }
+    // Cancelled is for good (issue 12.3): resuming the parent or a child,
+    // or answering what a child waited for, is refused and changes nothing.
+    let child = children[0].id.clone();
+    for run in [&id, &child] {
+        let out = scratch.run(&["resume", run]);
+        assert_code(&out, 1);
+        assert!(
+            stderr(&out).contains("is cancelled and cannot be resumed"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = scratch.run(&["signal", &child, "go"]);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(scratch.run_record(&id).status, RunStatus::Cancelled);
+    assert_eq!(scratch.run_record(&child).status, RunStatus::Cancelled);
 }
 
 /// What children use counts toward the parent's budgets.
