@@ -565,3 +565,48 @@ fn prune_deletes_finished_runs_and_serve_retains_by_age() {
     }
     assert!(s.log().contains("retention"), "{}", s.log());
 }
+
+/// 12.3: `relive upgrade` takes the run's lease before it switches the
+/// component: a run another live process executes is left as it is, with a
+/// message naming that process.
+#[test]
+fn upgrade_leaves_a_run_another_process_executes() {
+    let scratch = crate::serve::example("stepper");
+    let mut a = scratch
+        .relive()
+        .args(["run", "stepper", "--input", "12", "--json"])
+        .env("TALLY_HANG_AT", "5")
+        .env("TALLY_HANG_MARKER", scratch.file("hang.pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // A hangs in the tool call of step 5, holding the run's lease.
+    let tool = hung_tool(&scratch);
+    let run = relive::journal::all_runs(&*scratch.journal(), None).unwrap()[0].clone();
+    let upgrade = scratch.run(&[
+        "upgrade",
+        &run.id,
+        "--to",
+        changed_stepper().to_str().unwrap(),
+    ]);
+    let message = stderr(&upgrade);
+    assert_ne!(upgrade.status.code(), Some(0), "{message}");
+    assert!(
+        message.contains("is being executed by another relive process")
+            && message.contains(&format!("pid {}", a.id())),
+        "{message}"
+    );
+    assert_eq!(
+        scratch.run_record(&run.id).component_digest,
+        run.component_digest,
+        "a run held elsewhere keeps its component"
+    );
+    let _ = a.kill();
+    let _ = a.wait();
+    for pid in tool {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+}
