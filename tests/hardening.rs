@@ -610,3 +610,29 @@ fn upgrade_leaves_a_run_another_process_executes() {
             .status();
     }
 }
+
+/// 12.12: a run loaded with `relive import` is ready to be worked on, so a
+/// `relive serve` on the journal it was imported into finishes it. (On the
+/// main of 2026-12-03 an imported run got no ready time and was never
+/// picked up.)
+#[test]
+fn an_imported_unfinished_run_is_finished_by_serve() {
+    let source = crate::serve::example("stepper");
+    let id = crate::kill::kill_run(&source, &crate::kill::KillAt::DuringTool(3));
+    let file = source.file("run.jsonl");
+    assert_code(
+        &source.run(&["export", &id, "-o", file.to_str().unwrap()]),
+        0,
+    );
+    let target = crate::serve::example("stepper");
+    let out = target.run(&[
+        "import",
+        file.to_str().unwrap(),
+        "--component",
+        guest("stepper").to_str().unwrap(),
+    ]);
+    assert_code(&out, 0);
+    let s = Served::start(&target, &[], &[]);
+    let done = wait_run(&s, &id, Duration::from_secs(60), is_final);
+    assert_eq!(done["status"], "completed", "{done}");
+}
