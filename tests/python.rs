@@ -405,7 +405,7 @@ fn python_exception_fails_the_run_with_its_traceback() {
 }
 
 #[test]
-fn python_time_datetime_random_and_uuid_replay_exactly_after_a_kill() {
+fn python_time_datetime_random_uuid_and_secrets_replay_exactly_after_a_kill() {
     let Some(agent) = nondet_guest() else {
         return;
     };
@@ -444,6 +444,7 @@ fn python_time_datetime_random_and_uuid_replay_exactly_after_a_kill() {
         "random",
         "randint",
         "uuid4",
+        "secrets",
         "urandom",
         "monotonic",
     ] {
@@ -461,6 +462,7 @@ fn python_time_datetime_random_and_uuid_replay_exactly_after_a_kill() {
     assert_eq!(&logged["uuid4"].as_str().unwrap()[14..15], "4");
     assert_ne!(output["before"]["random"], output["after"]["random"]);
     assert_ne!(output["before"]["uuid4"], output["after"]["uuid4"]);
+    assert_ne!(output["before"]["secrets"], output["after"]["secrets"]);
     // A replay of the whole journal reproduces the output exactly.
     assert_eq!(export_and_replay(&scratch, &id, &agent)["passed"], true);
 
@@ -468,7 +470,7 @@ fn python_time_datetime_random_and_uuid_replay_exactly_after_a_kill() {
     // the component at build time.
     let other = run_json(&scratch, &agent, "values");
     let other: serde_json::Value = serde_json::from_str(other["output"].as_str().unwrap()).unwrap();
-    for key in ["random", "randint", "uuid4", "urandom"] {
+    for key in ["random", "randint", "uuid4", "secrets", "urandom"] {
         assert_ne!(
             other["before"][key], logged[key],
             "`{key}` repeats across runs"

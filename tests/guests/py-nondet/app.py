@@ -1,8 +1,8 @@
 """`py-nondet`: a Python test guest for the e2e tests (tests/python.rs).
 
 - `values`: reads every source of nondeterminism a Python agent has
-  (`time.time()`, `datetime.now()`, `random`, `uuid.uuid4()`, `os.urandom`,
-  `time.monotonic()`), logs them, calls the `pause` tool (which the test can
+  (`time.time()`, `datetime.now()`, `random`, `uuid.uuid4()`, `secrets`,
+  `os.urandom`, `time.monotonic()`), logs them, calls the `pause` tool (which the test can
   make hang, to kill the host there), reads them again and returns both.
 - `network PORT`: tries TCP, UDP, listening and name lookups; returns what
   each attempt raised (or "connected!" when one succeeded).
@@ -14,6 +14,7 @@ import encodings.idna  # noqa: F401  (modules are resolved at build time: name l
 import json
 import os
 import random
+import secrets
 import socket
 import time
 import uuid
@@ -28,6 +29,7 @@ def sample() -> dict[str, object]:
         "random": random.random(),
         "randint": random.randint(0, 10**12),
         "uuid4": str(uuid.uuid4()),
+        "secrets": secrets.token_hex(16),
         "urandom": os.urandom(16).hex(),
         "monotonic": time.monotonic(),
     }
