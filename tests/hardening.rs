@@ -1,5 +1,8 @@
 //! Regression tests of issue 12 ("harden the core"), one per item, named
 //! after what they pin. Each one failed on the main of 2026-12-03.
+//!
+//! Why this file is long: one scenario per item of issue 12, each read top
+//! to bottom, sharing the process helpers (stop, continue, hung tools) here.
 
 use crate::serve::{Served, http, is_final, post, wait_run};
 use crate::support::*;

@@ -2,6 +2,10 @@
 //! (componentize-py) from the examples' and test guests' source, run by the
 //! real binary, killed with SIGKILL, resumed and replayed.
 //!
+//! Why this file is long: every Python scenario of issues 14 and 16 shares
+//! one build cache of the 18.5 MB components (each is built once per test
+//! process), which lives here; split, each part would build them again.
+//!
 //! componentize-py comes from `RELIVE_COMPONENTIZE_PY`, else from the
 //! virtual environment `.ci/run` makes: `target/venv/bin/componentize-py`.
 //! Without it these tests are skipped with a note, except under CI (`CI`

@@ -1,6 +1,11 @@
 //! `relive serve`: the real binary as a service on 127.0.0.1, driven over
 //! HTTP; killed with SIGKILL under load and started again; stopped with
 //! SIGTERM.
+//!
+//! Why this file is long: it holds the `Served` harness and its HTTP
+//! helpers, which agents.rs, hardening.rs, postgres.rs and web_ui.rs use
+//! too, beside the service's own scenarios (load and SIGKILL, timers,
+//! approvals over SSE, shutdown, tokens, uploads, cancel, paging, OpenAPI).
 
 use crate::support::*;
 use serde_json::{Value, json};

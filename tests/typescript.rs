@@ -3,6 +3,10 @@
 //! source, run by the real binary, killed with SIGKILL, resumed and
 //! replayed.
 //!
+//! Why this file is long: every TypeScript scenario of issues 15 and 16
+//! shares one build cache of the 12 MB components (each is built once per
+//! test process), which lives here; split, each part would build them again.
+//!
 //! The toolchain is the one the repository's package.json pins, installed
 //! into `node_modules/` by `npm ci` at the root (what `.ci/run` does); the
 //! SDK (`guest-sdk/ts`) is linked there as `relive-sdk`. Without it these

@@ -9,7 +9,8 @@ use tokio::sync::oneshot;
 pub enum Durability {
     /// Committed with whatever batch comes next; nobody waits for it.
     Lazy,
-    /// Committed to the WAL: survives a killed process, not a power loss.
+    /// Committed, not yet forced to disk: survives a killed process, not a
+    /// power loss.
     Commit,
     /// Committed and fsynced: survives a power loss.
     Sync,

@@ -32,12 +32,14 @@ pub enum JournalError {
         seq: u64,
         message: String,
     },
+    /// An error of the backend's database, as one line (SQLite's message;
+    /// PostgreSQL's message and SQLSTATE).
     #[error("journal database error: {0}")]
-    Sqlite(rusqlite::Error),
-    /// An error of the PostgreSQL journal's database, as one line (the
-    /// server's message and SQLSTATE).
+    Database(String),
+    /// The database is locked by another process for longer than the
+    /// backend waits (SQLite's busy timeout).
     #[error("journal database error: {0}")]
-    Postgres(String),
+    Busy(String),
     /// An operator's action that the run's state does not allow (answered
     /// already, not waiting, final, executed elsewhere); the message says why.
     #[error("{0}")]

@@ -133,7 +133,7 @@ pub(super) fn is_transient(e: &tokio_postgres::Error) -> bool {
 
 impl From<tokio_postgres::Error> for JournalError {
     fn from(e: tokio_postgres::Error) -> Self {
-        JournalError::Postgres(describe(&e))
+        JournalError::Database(describe(&e))
     }
 }
 

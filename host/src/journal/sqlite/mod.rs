@@ -186,7 +186,11 @@ impl SqliteJournal {
 
 impl From<rusqlite::Error> for JournalError {
     fn from(e: rusqlite::Error) -> Self {
-        JournalError::Sqlite(e)
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) {
+            JournalError::Busy(e.to_string())
+        } else {
+            JournalError::Database(e.to_string())
+        }
     }
 }
 

@@ -154,10 +154,7 @@ pub(super) fn retry_busy<T>(
     let give_up = std::time::Instant::now() + OPEN_BUSY_RETRY;
     loop {
         match open() {
-            Err(JournalError::Sqlite(e))
-                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
-                    && std::time::Instant::now() < give_up =>
-            {
+            Err(JournalError::Busy(_)) if std::time::Instant::now() < give_up => {
                 std::thread::sleep(std::time::Duration::from_millis(
                     5 + rand::random::<u64>() % 20,
                 ));
@@ -209,7 +206,7 @@ fn map_open_error(e: rusqlite::Error, path: String) -> JournalError {
         Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
             JournalError::NotADatabase { path }
         }
-        _ => JournalError::Sqlite(e),
+        _ => JournalError::from(e),
     }
 }
 

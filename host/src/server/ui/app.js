@@ -4,6 +4,10 @@
 // index.html and style.css and serves them at /, /ui/app.js and /ui/style.css. Every
 // URL is relative to the page, so the console also works under a path prefix.
 //
+// Why this file is long: with no build step there are no modules to split it into; it is
+// the whole console (runs list, tree, timeline, answers, live updates, token prompt),
+// in that order.
+//
 // Routes (hash): #/runs?status=&agent=&waiting=true   the runs list, filters in the URL
 //                #/runs/ID                            one run: header, actions, timeline
 // A token may come in the hash (#token=T, or #/runs/ID&token=T) or the query (?token=T);
