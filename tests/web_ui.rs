@@ -59,16 +59,9 @@ fn install_playwright(dir: &Path) {
 
 #[test]
 fn web_ui_lists_runs_shows_a_timeline_and_approves_in_the_browser() {
-    if let Some(why) = missing_tools() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the browser test cannot run under CI: {why}"
-        );
-        eprintln!("skipping the browser test: {why}");
+    if !browser_ready() {
         return;
     }
-    let browser_dir = root().join("tests/browser");
-    install_playwright(&browser_dir);
 
     let scratch = example("approver");
     let outbox = scratch.file("outbox.log");
@@ -115,15 +108,48 @@ fn web_ui_lists_runs_shows_a_timeline_and_approves_in_the_browser() {
 
     let screenshot = root().join("target/relive-ui.png");
     let _ = std::fs::remove_file(&screenshot);
+    browser(
+        &s,
+        &screenshot,
+        &[
+            ("RELIVE_EXPECT_RUN_DONE", done.as_str()),
+            ("RELIVE_EXPECT_RUN_WAITING", waiting.as_str()),
+            ("RELIVE_EXPECT_APPROVED_STATUS", "completed"),
+        ],
+    );
+    assert!(std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 10_000));
+
+    // What the browser did is in the journal: the approval, then the send.
+    let run = wait_run(&s, &waiting, Duration::from_secs(30), is_final);
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(read(&outbox).lines().count(), 2, "{}", read(&outbox));
+}
+
+/// Whether the browser test can run: says why not and returns false (a
+/// failure under CI); installs playwright-core when it is missing.
+fn browser_ready() -> bool {
+    if let Some(why) = missing_tools() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the browser test cannot run under CI: {why}"
+        );
+        eprintln!("skipping the browser test: {why}");
+        return false;
+    }
+    install_playwright(&root().join("tests/browser"));
+    true
+}
+
+/// Runs `tests/browser/ui.test.mjs` against `s` with `env` (what to
+/// expect) and fails with its report unless every check passed.
+fn browser(s: &Served, screenshot: &Path, env: &[(&str, &str)]) {
     let mut child = Command::new("node")
         .arg("ui.test.mjs")
         .arg(&s.base)
         .arg(TOKEN)
-        .arg(&screenshot)
-        .current_dir(&browser_dir)
-        .env("RELIVE_EXPECT_RUN_DONE", &done)
-        .env("RELIVE_EXPECT_RUN_WAITING", &waiting)
-        .env("RELIVE_EXPECT_APPROVED_STATUS", "completed")
+        .arg(screenshot)
+        .current_dir(root().join("tests/browser"))
+        .envs(env.iter().copied())
         .env("CHROMIUM", chromium())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -151,10 +177,34 @@ fn web_ui_lists_runs_shows_a_timeline_and_approves_in_the_browser() {
     );
     assert!(report.contains("checks passed"), "{report}");
     eprintln!("{report}");
-    assert!(std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 10_000));
+}
 
-    // What the browser did is in the journal: the approval, then the send.
-    let run = wait_run(&s, &waiting, Duration::from_secs(30), is_final);
+/// Issue 16.5: the console shows a tree of runs — the child under its
+/// parent with its status, the parent's child runs — and a child call in
+/// the timeline links to the child's run, which links back.
+#[test]
+fn web_ui_shows_a_tree_of_runs_and_links_a_child_call_to_its_run() {
+    if !browser_ready() {
+        return;
+    }
+    let scratch = example("dispatcher");
+    let s = Served::start(&scratch, &[], &[("RELIVE_TOKEN", TOKEN)]);
+    let parent = post(
+        &s,
+        "/v1/runs",
+        json!({ "agent": "dispatcher", "input": "How does relive resume a run after a crash?" }),
+    );
+    let parent = parent["id"].as_str().unwrap().to_string();
+    let run = wait_run(&s, &parent, Duration::from_secs(60), is_final);
     assert_eq!(run["status"], "completed", "{run}");
-    assert_eq!(read(&outbox).lines().count(), 2, "{}", read(&outbox));
+    let child = run["children"][0]["id"].as_str().unwrap().to_string();
+    let screenshot = root().join("target/relive-ui-tree.png");
+    browser(
+        &s,
+        &screenshot,
+        &[
+            ("RELIVE_EXPECT_TREE_PARENT", parent.as_str()),
+            ("RELIVE_EXPECT_TREE_CHILD", child.as_str()),
+        ],
+    );
 }

@@ -17,6 +17,10 @@
 //                               through GET /v1/runs/{id}
 //   RELIVE_EXPECT_APPROVED_STATUS  optional: a status the approved run must then reach,
 //                               e.g. "completed" (checked in the page and through the API)
+//   RELIVE_EXPECT_TREE_PARENT   instead of the above: id of a completed run that started a child
+//   RELIVE_EXPECT_TREE_CHILD    run, and that child's id; the test checks the tree in the runs
+//                               list, the parent's child runs, the child call's link in the
+//                               timeline and the child's link back
 //   RELIVE_TIMEOUT_MS           bound of every single wait (default 15000)
 //   CHROMIUM                    the browser (default /usr/bin/chromium, Debian's package)
 //
@@ -36,6 +40,8 @@ const SCREENSHOT = path.resolve(argv[2] || process.env.RELIVE_SCREENSHOT || 'rel
 const DONE = process.env.RELIVE_EXPECT_RUN_DONE || '';
 const WAITING = process.env.RELIVE_EXPECT_RUN_WAITING || '';
 const APPROVED_STATUS = process.env.RELIVE_EXPECT_APPROVED_STATUS || '';
+const TREE_PARENT = process.env.RELIVE_EXPECT_TREE_PARENT || '';
+const TREE_CHILD = process.env.RELIVE_EXPECT_TREE_CHILD || '';
 const TIMEOUT = Number(process.env.RELIVE_TIMEOUT_MS || 15000);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const KINDS = ['llm', 'tool', 'tool-list', 'clock', 'random', 'log', 'approval', 'timer', 'signal', 'patch'];
@@ -47,8 +53,12 @@ function usage(message) {
   process.exit(2);
 }
 if (!/^https?:\/\//.test(BASE)) usage(`the base URL is missing or not http(s): \`${BASE}\``);
-if (!DONE) usage('RELIVE_EXPECT_RUN_DONE is not set: give the id of a completed run');
-if (!WAITING) usage('RELIVE_EXPECT_RUN_WAITING is not set: give the id of a run waiting for an approval');
+if (TREE_PARENT || TREE_CHILD) {
+  if (!TREE_PARENT || !TREE_CHILD) usage('set both RELIVE_EXPECT_TREE_PARENT and RELIVE_EXPECT_TREE_CHILD');
+} else {
+  if (!DONE) usage('RELIVE_EXPECT_RUN_DONE is not set: give the id of a completed run');
+  if (!WAITING) usage('RELIVE_EXPECT_RUN_WAITING is not set: give the id of a run waiting for an approval');
+}
 if (!fs.existsSync(CHROMIUM)) usage(`no browser at ${CHROMIUM}; install Debian's chromium (apt-get install chromium) or set CHROMIUM`);
 
 class CheckFailed extends Error {}
@@ -102,6 +112,47 @@ async function api(pathname) {
 
 const tid = (id) => `[data-testid="${id}"]`;
 
+/** The tree of runs (issue 16): listed, linked both ways, statuses shown. */
+async function checkTree(page) {
+  step = 'reading the tree through the API';
+  const child = await api(`/v1/runs/${encodeURIComponent(TREE_CHILD)}`);
+  check(child.parent === TREE_PARENT, `API: ${TREE_CHILD} was started by ${TREE_PARENT}`, child.parent);
+
+  step = 'opening the runs list (a tree)';
+  await page.goto(`${BASE}/${TOKEN ? '#token=' + encodeURIComponent(TOKEN) : ''}`, { timeout: TIMEOUT });
+  const parentRow = page.locator(`${tid('run-row')}[data-run-id="${TREE_PARENT}"]`);
+  const childRow = page.locator(`${tid('run-row')}[data-run-id="${TREE_CHILD}"]`);
+  await parentRow.waitFor({ state: 'visible' });
+  await childRow.waitFor({ state: 'visible' });
+  const order = await page.locator(tid('run-row')).evaluateAll((rows) => rows.map((r) => r.dataset.runId));
+  check(order.indexOf(TREE_CHILD) === order.indexOf(TREE_PARENT) + 1,
+    'the child run is listed right under its parent', order.join(', '));
+  const mark = await childRow.locator('.child-mark').getAttribute('title');
+  check(mark === `started by ${TREE_PARENT}`, 'the child row says which run started it', mark);
+  check(await childRow.getAttribute('data-status') === child.status,
+    `the list shows the child's status (${child.status})`);
+
+  step = 'opening the parent run';
+  await parentRow.locator(tid('run-link')).click();
+  const children = page.locator(tid('run-children'));
+  await children.waitFor({ state: 'visible' });
+  check(await children.locator(tid('child-link'), { hasText: TREE_CHILD }).count() === 1,
+    "the parent's header lists its child run");
+  const badge = await children.locator(tid('child-status')).first().getAttribute('data-status');
+  check(badge === child.status, "the parent's header shows the child's status", badge);
+
+  step = 'following the child call';
+  const callLink = page.locator(tid('entry-child-link'), { hasText: TREE_CHILD }).first();
+  await callLink.waitFor({ state: 'visible' });
+  ok('the child call in the timeline links to the child run');
+  await callLink.click();
+  await until('the child run to open',
+    async () => decodeURIComponent(page.url()).endsWith(`#/runs/${TREE_CHILD}`));
+  const back = page.locator(tid('run-parent'));
+  await back.waitFor({ state: 'visible' });
+  check((await back.textContent()) === TREE_PARENT, 'the child run links back to its parent');
+}
+
 async function main() {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'relive-ui-chromium-'));
   const hardStop = setTimeout(() => {
@@ -129,6 +180,13 @@ async function main() {
     page.on('console', (msg) => {
       if (msg.type() === 'error') console.log(`  (browser console) ${msg.text()}`);
     });
+
+    if (TREE_PARENT) {
+      await checkTree(page);
+      check(pageErrors.length === 0, 'the page threw no uncaught errors', pageErrors.join(' | '));
+      console.log(`browser test: all ${passed} checks passed`);
+      return;
+    }
 
     // ---- the API's view of the two runs
     step = 'reading the runs through the API';

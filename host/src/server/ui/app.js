@@ -645,7 +645,28 @@
       refresh();
     }
 
-    function rowFor(run) {
+    // Each child run right under the run that started it (its children
+    // oldest first, as `relive runs` prints a tree); a run whose parent is
+    // not in the list keeps the server's order (newest first).
+    function treeOrder(runs) {
+      const listed = new Set(runs.map((r) => r.id));
+      const kids = new Map();
+      for (const r of runs) {
+        if (r.parent && listed.has(r.parent)) {
+          if (!kids.has(r.parent)) kids.set(r.parent, []);
+          kids.get(r.parent).push(r);
+        }
+      }
+      const out = [];
+      const visit = (r, depth) => {
+        out.push([r, depth]);
+        for (const c of (kids.get(r.id) || []).slice().reverse()) visit(c, depth + 1);
+      };
+      for (const r of runs) if (!(r.parent && listed.has(r.parent))) visit(r, 0);
+      return out;
+    }
+
+    function rowFor(run, depth) {
       const open = () => { location.hash = '#/runs/' + enc(run.id); };
       const tr = h('tr', {
         class: 'run-row', 'data-testid': 'run-row', 'data-run-id': run.id, 'data-status': run.status,
@@ -654,7 +675,9 @@
         onkeydown: (ev) => { if (ev.key === 'Enter') open(); },
       },
       h('td', null, statusBadge(run.status)),
-      h('td', { class: 'mono' }, run.parent ? h('span', { class: 'child-mark', title: 'started by ' + run.parent }, '└ ') : '',
+      h('td', { class: 'mono' }, run.parent ? h('span', {
+        class: 'child-mark depth-' + Math.min(Math.max(depth, 1), 4), title: 'started by ' + run.parent,
+      }, '└ ') : '',
         h('a', { href: '#/runs/' + enc(run.id), 'data-testid': 'run-link' }, run.id)),
       h('td', { class: 'agent' }, run.agent),
       h('td', { class: 'col-input clip', title: oneLine(run.input, 2000) }, oneLine(run.input, 200)),
@@ -671,21 +694,21 @@
     function render(runs) {
       const seen = new Set();
       let prev = null;
-      for (const run of runs) {
+      for (const [run, depth] of treeOrder(runs)) {
         seen.add(run.id);
         if (run.agent && !agents.has(run.agent)) {
           agents.add(run.agent);
           agentList.append(h('option', { value: run.agent }));
         }
-        const key = JSON.stringify(run);
+        const key = JSON.stringify([run, depth]);
         let row = rows.get(run.id);
         if (!row || row.key !== key) {
-          const tr = rowFor(run);
+          const tr = rowFor(run, depth);
           if (row) row.tr.replaceWith(tr);
           row = { tr, key };
           rows.set(run.id, row);
         }
-        // Keep the server's order (newest first) while touching as few rows as possible.
+        // Keep the tree's order while touching as few rows as possible.
         const expected = prev ? prev.nextSibling : tbody.firstChild;
         if (expected !== row.tr) tbody.insertBefore(row.tr, expected);
         prev = row.tr;
