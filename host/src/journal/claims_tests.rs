@@ -12,6 +12,24 @@ fn completed(seq: u64, response: &str) -> Entry {
     e
 }
 
+/// A run of component `sha256:c` to import, created at `created_at_ms`.
+fn imported(id: &str, status: RunStatus, created_at_ms: i64) -> RunRecord {
+    RunRecord {
+        id: id.into(),
+        agent: "x".into(),
+        component_digest: "sha256:c".into(),
+        input: String::new(),
+        status,
+        output: None,
+        error: None,
+        config_path: None,
+        created_at_ms,
+        updated_at_ms: created_at_ms,
+        policy: None,
+        parent: None,
+    }
+}
+
 both!(
 /// Issue 12.2: an answer that lands between the run's wait entry and its
 /// `suspended` status is not lost: the run is ready to go on. (On the main
@@ -136,21 +154,7 @@ fn an_imported_unfinished_run_is_ready(j) {
         .wait_blocking()
         .unwrap();
     for (id, status) in [("a", RunStatus::Suspended), ("b", RunStatus::Completed)] {
-        let run = RunRecord {
-            id: id.into(),
-            agent: "x".into(),
-            component_digest: "sha256:c".into(),
-            input: String::new(),
-            status,
-            output: None,
-            error: None,
-            config_path: None,
-            created_at_ms: 1,
-            updated_at_ms: 1,
-            policy: None,
-            parent: None,
-        };
-        j.import_run(run, vec![completed(0, "1")])
+        j.import_run(imported(id, status, 1), vec![completed(0, "1")])
             .wait_blocking()
             .unwrap();
     }
@@ -265,20 +269,7 @@ fn listing_runs_pages_through_every_run_once(j) {
         } else {
             RunStatus::Completed
         };
-        let run = RunRecord {
-            id: format!("run{i:02}"),
-            agent: "x".into(),
-            component_digest: "sha256:c".into(),
-            input: String::new(),
-            status,
-            output: None,
-            error: None,
-            config_path: None,
-            created_at_ms: 1_000 + (i / 3) as i64,
-            updated_at_ms: 1_000 + (i / 3) as i64,
-            policy: None,
-            parent: None,
-        };
+        let run = imported(&format!("run{i:02}"), status, 1_000 + (i / 3) as i64);
         expected.push((run.created_at_ms, run.id.clone(), status));
         j.import_run(run, vec![completed(0, "1")])
             .wait_blocking()
