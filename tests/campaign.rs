@@ -500,8 +500,8 @@ fn campaign_checks_catch_completed_calls_run_again() {
 #[test]
 fn campaign_issue_12_4_a_request_is_committed_before_it_leaves() {
     let seed = 0x1;
-    let summary = campaign("known fault", seed, vec![0, 12], None, true);
-    assert_passed("known fault", seed, &summary);
+    let summary = campaign("issue 12.4", seed, vec![0, 12], None, true);
+    assert_passed("issue 12.4", seed, &summary);
 }
 
 /// One baseline for the tests that run single points.
