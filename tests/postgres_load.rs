@@ -6,9 +6,12 @@
 //! database's clock), then SIGCONT: its late writes must be refused.
 //!
 //! A fifth of the runs are created through the three APIs, the rest
-//! written into the journal up front (creating 500 runs over HTTP on a
-//! saturated 2-core machine takes longer than running them, so there
-//! would be no backlog to disrupt): the services race to claim them.
+//! written into the journal (creating 500 runs over HTTP on a saturated
+//! 2-core machine takes longer than running them, so there would be no
+//! backlog to disrupt): the services race to claim them. Three fifths come
+//! first; the last two fifths are written once the SIGKILL is done, so the
+//! SIGSTOP always meets a backlog (in a CI run the first three fifths were
+//! all done before the test had read the journal after the kill).
 //!
 //! Then: every run completed, with the output a replay of its journal
 //! gives; every tool call of a run that no disruption touched ran exactly
@@ -141,7 +144,6 @@ fn mentions<'a>(services: impl Iterator<Item = &'a Served>, run: &str) -> String
         .join("\n")
 }
 
-/// Whether the process `pid` holds any lease.
 /// The service holding the most runs, and those runs, as soon as one
 /// holds any (the load may be between claims when asked).
 fn busiest(
@@ -150,8 +152,7 @@ fn busiest(
     services: &[Served],
     deadline: Instant,
 ) -> (usize, HashSet<String>) {
-    let mut found = None;
-    wait_until("a service holding runs", deadline, || {
+    loop {
         let held: Vec<HashSet<String>> = services
             .iter()
             .map(|s| runs_leased_by(journal, ids, s.pid()))
@@ -161,11 +162,49 @@ fn busiest(
             .enumerate()
             .max_by_key(|(_, h)| h.len())
             .unwrap();
-        let any = !runs.is_empty();
-        found = Some((i, runs));
-        any
-    });
-    found.unwrap()
+        if !runs.is_empty() {
+            return (i, runs);
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "no service held a run within the test's deadline of {DEADLINE:?}\n{}",
+                state(journal, ids, services)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What the load looks like, for a failure's message: the runs by
+/// status, the lease owners, and the end of each service's log.
+fn state(journal: &dyn Journal, ids: &[String], services: &[Served]) -> String {
+    let mut statuses: HashMap<String, usize> = HashMap::new();
+    for id in ids {
+        let status = journal.find_run(id).unwrap().status;
+        *statuses.entry(status.to_string()).or_default() += 1;
+    }
+    let owners: Vec<String> = journal
+        .lease_owners()
+        .unwrap()
+        .iter()
+        .map(|o| match journal.instance(o).unwrap() {
+            Some(i) => format!("{o} (pid {})", i.pid),
+            None => o.clone(),
+        })
+        .collect();
+    let logs: Vec<String> = services
+        .iter()
+        .map(|s| {
+            let log = s.log();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!("service {}:\n{}", s.pid_or_zero(), tail.join("\n"))
+        })
+        .collect();
+    format!(
+        "runs by status: {statuses:?}\nlease owners: {owners:?}\n{}",
+        logs.join("\n")
+    )
 }
 
 fn holds_leases(journal: &dyn Journal, pid: u32) -> bool {
@@ -176,10 +215,15 @@ fn holds_leases(journal: &dyn Journal, pid: u32) -> bool {
         .any(|o| journal.instance(o).unwrap().is_some_and(|i| i.pid == pid))
 }
 
-/// Creates `n` runs: a fifth through the services' APIs (from several
-/// threads), the rest in the journal directly. Returns their ids.
-fn create_runs(journal: &dyn Journal, services: &[Served], n: usize) -> Vec<String> {
-    let through_api = n / 5;
+/// Creates `n` runs: `through_api` of them through the services' APIs
+/// (from several threads), the rest in the journal directly. Returns their
+/// ids.
+fn create_runs(
+    journal: &dyn Journal,
+    services: &[Served],
+    n: usize,
+    through_api: usize,
+) -> Vec<String> {
     let bases: Vec<String> = services.iter().map(|s| s.base.clone()).collect();
     let mut ids: Vec<String> = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..8)
@@ -243,7 +287,11 @@ fn three_services_survive_sigkill_and_sigstop_under_load() {
         .map(|_| Served::start(&scratch, &["--max-runs", MAX_RUNS], &env))
         .collect();
     let journal = scratch.journal();
-    let ids = create_runs(&*journal, &services, runs);
+    // Three fifths of the runs now (a third of those through the APIs);
+    // the rest once the first disruption is done, so that the second one
+    // always meets a backlog, however fast the load went meanwhile.
+    let first = runs * 3 / 5;
+    let mut ids = create_runs(&*journal, &services, first, runs / 5);
     let calls = |share: usize| runs * LLM_CALLS * share / 100;
     let load = begun + DEADLINE;
 
@@ -264,11 +312,9 @@ fn three_services_survive_sigkill_and_sigstop_under_load() {
     // again.
     let at_kill = snapshot(&*journal, &ids, &search_log);
 
-    // SIGSTOP of the busier of the two others at half (once one holds
-    // runs); SIGCONT once the other took every run it held.
-    wait_until("half of the load", load, || {
-        llm.requests.load(Ordering::Relaxed) >= calls(50)
-    });
+    // The other two fifths; then SIGSTOP of the busier of the two others
+    // (once one holds runs); SIGCONT once the other took every run it held.
+    ids.extend(create_runs(&*journal, &services, runs - first, 0));
     let (paused, mut stopped_runs) = busiest(&*journal, &ids, &services, load);
     let going = 1 - paused;
     let stopped = services[paused].pid();
