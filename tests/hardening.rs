@@ -129,6 +129,40 @@ fn hung_tool(scratch: &Scratch) -> Vec<u32> {
         .collect()
 }
 
+/// `relive run stepper ARGS` with `env`, whose tally tool hangs in step
+/// `hang_at`; returns the process (its stderr piped) and, once the tool
+/// hangs, the tool's PIDs.
+fn hanging_stepper(
+    scratch: &Scratch,
+    args: &[&str],
+    hang_at: &str,
+    env: &[(&str, &str)],
+) -> (std::process::Child, Vec<u32>) {
+    let run = scratch
+        .relive()
+        .args(["run", "stepper"])
+        .args(args)
+        .envs(env.iter().copied())
+        .env("TALLY_HANG_AT", hang_at)
+        .env("TALLY_HANG_MARKER", scratch.file("hang.pid"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tool = hung_tool(scratch);
+    (run, tool)
+}
+
+/// SIGKILL to each of `pids` (processes this test's run started), gone
+/// or not.
+fn kill_all(pids: &[u32]) {
+    for pid in pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+}
+
 /// Whether `pid` is a live process (zombies count as gone).
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -143,18 +177,13 @@ fn alive(pid: u32) -> bool {
 fn a_stopped_process_that_lost_its_lease_cannot_write() {
     const TTL: &str = "800";
     let scratch = crate::serve::example("stepper");
-    let mut a = scratch
-        .relive()
-        .args(["run", "stepper", "--input", "12", "--json"])
-        .env("RELIVE_LEASE_TTL_MS", TTL)
-        .env("TALLY_HANG_AT", "5")
-        .env("TALLY_HANG_MARKER", scratch.file("hang.pid"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // A hangs in the tool call of step 5; its writer is idle. Stop it.
-    let tool = hung_tool(&scratch);
+    let (mut a, tool) = hanging_stepper(
+        &scratch,
+        &["--input", "12", "--json"],
+        "5",
+        &[("RELIVE_LEASE_TTL_MS", TTL)],
+    );
     send(a.id(), "STOP");
     let id = relive::journal::all_runs(&*scratch.journal(), None).unwrap()[0]
         .id
@@ -173,11 +202,7 @@ fn a_stopped_process_that_lost_its_lease_cannot_write() {
     let output = json(&b)["output"].as_str().unwrap().to_string();
     // A goes on: its tool call ends, and its write is refused.
     send(a.id(), "CONT");
-    for pid in tool {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status();
-    }
+    kill_all(&tool);
     let deadline = Instant::now() + Duration::from_secs(60);
     while a.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "the stopped process never ended");
@@ -216,16 +241,7 @@ fn a_stopped_process_that_lost_its_lease_cannot_write() {
 #[test]
 fn ctrl_c_stops_the_tool_in_flight_and_leaves_the_run_resumable() {
     let scratch = crate::serve::example("stepper");
-    let mut run = scratch
-        .relive()
-        .args(["run", "stepper", "--input", "6"])
-        .env("TALLY_HANG_AT", "3")
-        .env("TALLY_HANG_MARKER", scratch.file("hang.pid"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let tool = hung_tool(&scratch);
+    let (mut run, tool) = hanging_stepper(&scratch, &["--input", "6"], "3", &[]);
     send(run.id(), "INT");
     let out = {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -575,17 +591,8 @@ fn prune_deletes_finished_runs_and_serve_retains_by_age() {
 #[test]
 fn upgrade_leaves_a_run_another_process_executes() {
     let scratch = crate::serve::example("stepper");
-    let mut a = scratch
-        .relive()
-        .args(["run", "stepper", "--input", "12", "--json"])
-        .env("TALLY_HANG_AT", "5")
-        .env("TALLY_HANG_MARKER", scratch.file("hang.pid"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // A hangs in the tool call of step 5, holding the run's lease.
-    let tool = hung_tool(&scratch);
+    let (mut a, tool) = hanging_stepper(&scratch, &["--input", "12", "--json"], "5", &[]);
     let run = relive::journal::all_runs(&*scratch.journal(), None).unwrap()[0].clone();
     let upgrade = scratch.run(&[
         "upgrade",
@@ -607,11 +614,7 @@ fn upgrade_leaves_a_run_another_process_executes() {
     );
     let _ = a.kill();
     let _ = a.wait();
-    for pid in tool {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status();
-    }
+    kill_all(&tool);
 }
 
 /// 12.12: a run loaded with `relive import` is ready to be worked on, so a

@@ -48,9 +48,10 @@ pub(super) fn runs(cli: &Cli, args: &RunsArgs) -> anyhow::Result<u8> {
     // The cursor of the next page is the page's last top-level run: its
     // children, listed under it, are newer than it and would bring the
     // tree back.
-    let next_page = (!all && top.len() == query.limit)
-        .then(|| top.last().map(|r| (top.len(), r.id.clone())))
-        .flatten();
+    let next_page = top
+        .last()
+        .filter(|_| !all && top.len() == query.limit)
+        .map(|r| (top.len(), r.id.clone()));
     let mut runs = Vec::new();
     let mut depths = Vec::new();
     for run in top {
