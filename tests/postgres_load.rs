@@ -10,8 +10,9 @@
 //! 2-core machine takes longer than running them, so there would be no
 //! backlog to disrupt): the services race to claim them. Three fifths come
 //! first; the last two fifths are written once the SIGKILL is done, so the
-//! SIGSTOP always meets a backlog (in a CI run the first three fifths were
-//! all done before the test had read the journal after the kill).
+//! SIGSTOP always meets a backlog (a clean-clone CI run once found no
+//! service holding a run for it, most likely because the load had ended
+//! while the test read the journal after the kill).
 //!
 //! Then: every run completed, with the output a replay of its journal
 //! gives; every tool call of a run that no disruption touched ran exactly
